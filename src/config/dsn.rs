@@ -1,0 +1,422 @@
+//! DSN strings: `redis://`, `redis+unix://`, `mysql://`.
+//!
+//! `redis://[user[:password]@]host[:port][/db][?opt=val&...]`
+//! `redis+unix:///path/to/redis.sock[?db=N&...]`
+//! `mysql://[user[:password]@]host[:port]/dbname[?table=..&socket=..&...]`
+use super::*;
+
+/// Parses a DSN. Every error names the field at fault and never echoes a password.
+pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
+    let dsn = dsn.trim();
+    if dsn.is_empty() {
+        return err("empty DSN: expected redis://host:port, redis+unix:///path or mysql://user@host/db");
+    }
+    let (scheme, rest) = match dsn.find("://") {
+        Some(i) => (dsn[..i].to_ascii_lowercase(), &dsn[i + 3..]),
+        None => {
+            return err("invalid DSN: missing scheme (expected redis://, redis+unix:// or mysql://)")
+        }
+    };
+    let (rest, query) = match rest.find('?') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let opts = parse_query(query)?;
+    match scheme.as_str() {
+        "redis" | "tcp" => parse_redis_tcp(rest, opts),
+        "redis+unix" | "unix" => parse_redis_unix(rest, opts),
+        "mysql" | "mariadb" => parse_mysql(rest, opts),
+        other => err(format!(
+            "unknown DSN scheme {:?}: expected redis, redis+unix or mysql",
+            other.chars().take(32).collect::<String>()
+        )),
+    }
+}
+
+type Opts = Vec<(String, String)>;
+
+fn parse_query(q: &str) -> Result<Opts, ConfigError> {
+    let mut out = Vec::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = match pair.find('=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
+        out.push((percent_decode(k, "option name")?, percent_decode(v, "option value")?));
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str, field: &str) -> Result<String, ConfigError> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => out.push(v),
+                None => return err(format!("invalid percent-encoding in {field}")),
+            }
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).or_else(|_| err(format!("{field} is not valid UTF-8")))
+}
+
+/// Splits `user:password@hostport` into its parts (both optional).
+fn split_userinfo(s: &str) -> Result<(Option<String>, Option<Secret>, &str), ConfigError> {
+    match s.rfind('@') {
+        None => Ok((None, None, s)),
+        Some(i) => {
+            let info = &s[..i];
+            let (u, p) = match info.find(':') {
+                Some(j) => (&info[..j], Some(&info[j + 1..])),
+                None => (info, None),
+            };
+            let user = if u.is_empty() { None } else { Some(percent_decode(u, "user")?) };
+            // Never echo the password, even in its own error.
+            let pass = match p {
+                Some(p) if !p.is_empty() => Some(Secret::new(
+                    percent_decode(p, "password").map_err(|_| ConfigError("invalid percent-encoding in password".into()))?,
+                )),
+                _ => None,
+            };
+            Ok((user, pass, &s[i + 1..]))
+        }
+    }
+}
+
+fn parse_host_port(s: &str, default_port: u16) -> Result<(String, u16), ConfigError> {
+    let (host, port) = if let Some(stripped) = s.strip_prefix('[') {
+        // [ipv6]:port
+        let end = stripped.find(']').ok_or_else(|| ConfigError("invalid host: unclosed '[' in IPv6 address".into()))?;
+        let host = &stripped[..end];
+        let after = &stripped[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return err("invalid host: unexpected text after IPv6 address"),
+        };
+        (host.to_string(), port)
+    } else {
+        match s.rfind(':') {
+            Some(i) => (s[..i].to_string(), Some(&s[i + 1..])),
+            None => (s.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return err("invalid host: empty");
+    }
+    if host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/' || b == b'@' || b == b'?') {
+        return err(format!("invalid host {:?}", host.chars().take(64).collect::<String>()));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => parse_port(p)?,
+    };
+    Ok((host, port))
+}
+
+fn parse_port(p: &str) -> Result<u16, ConfigError> {
+    match p.parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => err(format!("invalid port {:?}: expected 1..65535", p.chars().take(16).collect::<String>())),
+    }
+}
+
+fn parse_db(s: &str) -> Result<i64, ConfigError> {
+    match s.parse::<i64>() {
+        Ok(n) if (0..=100_000).contains(&n) => Ok(n),
+        _ => err(format!("invalid db {:?}: expected a number >= 0", s.chars().take(16).collect::<String>())),
+    }
+}
+
+fn parse_secs(field: &str, v: &str) -> Result<Duration, ConfigError> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => err(format!("invalid {field} {:?}: expected seconds > 0 (e.g. 1.5)", v.chars().take(16).collect::<String>())),
+    }
+}
+
+fn parse_bool(field: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        _ => err(format!("invalid {field} {:?}: expected 0 or 1", v.chars().take(16).collect::<String>())),
+    }
+}
+
+/// Reads a password from a file (first line) or an environment variable named in the DSN, so that
+/// the DSN itself (which PHP prints in warnings and phpinfo) need not hold it.
+fn password_from(opt: &str, v: &str) -> Result<Secret, ConfigError> {
+    if opt == "password_env" {
+        return std::env::var(v)
+            .map(Secret::new)
+            .or_else(|_| err(format!("password_env: environment variable {v:?} is not set")));
+    }
+    match std::fs::read_to_string(v) {
+        Ok(s) => Ok(Secret::new(s.lines().next().unwrap_or("").to_string())),
+        Err(e) => err(format!("password_file: cannot read {v:?}: {}", e.kind())),
+    }
+}
+
+/// Applies the options every backend shares; returns the ones left for the backend.
+fn apply_common(cfg: &mut Config, opts: Opts, password: &mut Option<Secret>) -> Result<Opts, ConfigError> {
+    let mut left = Vec::new();
+    for (k, v) in opts {
+        match k.as_str() {
+            "prefix" => {
+                if v.len() > 128 {
+                    return err("invalid prefix: at most 128 characters");
+                }
+                cfg.prefix = Some(v)
+            }
+            "connect_timeout" => cfg.connect_timeout = parse_secs("connect_timeout", &v)?,
+            "timeout" | "read_timeout" => cfg.timeout = parse_secs("timeout", &v)?,
+            "lock" | "locking" => cfg.locking = Some(parse_bool("lock", &v)?),
+            "lock_ttl" => cfg.lock_ttl = parse_secs("lock_ttl", &v)?,
+            "lock_wait_timeout" => cfg.lock_wait_timeout = parse_secs("lock_wait_timeout", &v)?,
+            "lock_fail" => {
+                cfg.lock_fail = match v.as_str() {
+                    "fail" => LockFailPolicy::Fail,
+                    "readonly" | "read_only" => LockFailPolicy::ReadOnly,
+                    _ => return err(format!("invalid lock_fail {:?}: expected fail or readonly", v.chars().take(16).collect::<String>())),
+                }
+            }
+            "max_size" => {
+                cfg.max_size = match v.parse::<usize>() {
+                    Ok(n) if n >= 1024 => n,
+                    _ => return err(format!("invalid max_size {:?}: expected bytes >= 1024", v.chars().take(16).collect::<String>())),
+                }
+            }
+            "serializer" => {
+                cfg.serializer = Some(match v.as_str() {
+                    "php" => Serializer::Php,
+                    "json" => Serializer::Json,
+                    _ => return err(format!("invalid serializer {:?}: expected php or json", v.chars().take(16).collect::<String>())),
+                })
+            }
+            "password_file" | "password_env" => *password = Some(password_from(&k, &v)?),
+            _ => left.push((k, v)),
+        }
+    }
+    Ok(left)
+}
+
+fn unknown(k: &str) -> ConfigError {
+    ConfigError(format!("unknown DSN option {:?}", k.chars().take(32).collect::<String>()))
+}
+
+fn redis_config(
+    addr: RedisAddr,
+    db: i64,
+    username: Option<String>,
+    mut password: Option<Secret>,
+    opts: Opts,
+) -> Result<Config, ConfigError> {
+    let mut cfg = Config::redis_default();
+    let left = apply_common(&mut cfg, opts, &mut password)?;
+    let mut db = db;
+    let mut username = username;
+    for (k, v) in &left {
+        match k.as_str() {
+            "db" | "database" => db = parse_db(v)?,
+            "user" | "username" => username = Some(v.clone()),
+            _ => return Err(unknown(k)),
+        }
+    }
+    cfg.backend = Backend::Redis(RedisConfig { addr, db, username, password });
+    Ok(cfg)
+}
+
+fn parse_redis_tcp(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
+    let (user, pass, hostpath) = split_userinfo(rest)?;
+    let (hostport, path) = match hostpath.find('/') {
+        Some(i) => (&hostpath[..i], &hostpath[i + 1..]),
+        None => (hostpath, ""),
+    };
+    let (host, port) = parse_host_port(hostport, 6379)?;
+    let db = if path.is_empty() { 0 } else { parse_db(path)? };
+    redis_config(RedisAddr::Tcp { host, port }, db, user, pass, opts)
+}
+
+fn parse_redis_unix(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
+    let (user, pass, path) = split_userinfo(rest)?;
+    if !path.starts_with('/') {
+        return err("invalid socket path: redis+unix:// needs an absolute path, e.g. redis+unix:///run/redis.sock");
+    }
+    redis_config(RedisAddr::Unix(PathBuf::from(path)), 0, user, pass, opts)
+}
+
+fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
+    let (user, mut pass, hostpath) = split_userinfo(rest)?;
+    let (hostport, path) = match hostpath.find('/') {
+        Some(i) => (&hostpath[..i], &hostpath[i + 1..]),
+        None => (hostpath, ""),
+    };
+    let (host, port) = parse_host_port(hostport, 3306)?;
+    let mut cfg = Config::with_backend(Backend::Redis(RedisConfig {
+        addr: RedisAddr::Tcp { host: String::new(), port: 0 },
+        db: 0,
+        username: None,
+        password: None,
+    }));
+    let left = apply_common(&mut cfg, opts, &mut pass)?;
+    let mut m = MysqlConfig {
+        host,
+        port,
+        socket: None,
+        username: user,
+        password: None,
+        dbname: percent_decode(path.trim_end_matches('/'), "dbname")?,
+        table: DEFAULT_TABLE.to_string(),
+        auto_create: false,
+    };
+    for (k, v) in left {
+        match k.as_str() {
+            "table" => m.table = v,
+            "socket" => m.socket = Some(PathBuf::from(v)),
+            "auto_create" => m.auto_create = parse_bool("auto_create", &v)?,
+            "user" | "username" => m.username = Some(v),
+            "dbname" => m.dbname = v,
+            _ => return Err(unknown(&k)),
+        }
+    }
+    if m.dbname.is_empty() {
+        return err("missing dbname: use mysql://user:password@host:3306/dbname");
+    }
+    validate_identifier("dbname", &m.dbname)?;
+    validate_identifier("table", &m.table)?;
+    m.password = pass;
+    cfg.backend = Backend::Mysql(m);
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redis(c: &Config) -> &RedisConfig {
+        match &c.backend {
+            Backend::Redis(r) => r,
+            _ => panic!("not redis"),
+        }
+    }
+
+    #[test]
+    fn redis_full() {
+        let c = parse_dsn("redis://bob:s3cr%40t@10.0.0.1:6380/2?prefix=app:&timeout=0.5&connect_timeout=2").unwrap();
+        let r = redis(&c);
+        assert_eq!(r.addr, RedisAddr::Tcp { host: "10.0.0.1".into(), port: 6380 });
+        assert_eq!(r.db, 2);
+        assert_eq!(r.username.as_deref(), Some("bob"));
+        assert_eq!(r.password.as_ref().unwrap().expose(), "s3cr@t");
+        assert_eq!(c.prefix.as_deref(), Some("app:"));
+        assert_eq!(c.timeout, Duration::from_millis(500));
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert!(!c.redacted().contains("s3cr"));
+        assert!(!format!("{c:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn redis_defaults() {
+        let c = parse_dsn("redis://127.0.0.1").unwrap();
+        let r = redis(&c);
+        assert_eq!(r.addr, RedisAddr::Tcp { host: "127.0.0.1".into(), port: 6379 });
+        assert_eq!(r.db, 0);
+        assert_eq!(c.prefix, None);
+        assert_eq!(c.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(c.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(c.locking, None);
+    }
+
+    #[test]
+    fn password_only_and_ipv6() {
+        let c = parse_dsn("redis://:pw@[::1]:7000/3").unwrap();
+        let r = redis(&c);
+        assert_eq!(r.addr, RedisAddr::Tcp { host: "::1".into(), port: 7000 });
+        assert_eq!(r.username, None);
+        assert_eq!(r.password.as_ref().unwrap().expose(), "pw");
+    }
+
+    #[test]
+    fn unix_socket() {
+        let c = parse_dsn("redis+unix:///var/run/redis.sock?db=4").unwrap();
+        let r = redis(&c);
+        assert_eq!(r.addr, RedisAddr::Unix("/var/run/redis.sock".into()));
+        assert_eq!(r.db, 4);
+    }
+
+    #[test]
+    fn password_from_env_and_file() {
+        std::env::set_var("CANNON_TEST_PW", "envpw");
+        let c = parse_dsn("redis://localhost?password_env=CANNON_TEST_PW").unwrap();
+        assert_eq!(redis(&c).password.as_ref().unwrap().expose(), "envpw");
+        let f = std::env::temp_dir().join(format!("cannon-pw-{}", std::process::id()));
+        std::fs::write(&f, "filepw\n").unwrap();
+        let c = parse_dsn(&format!("redis://localhost?password_file={}", f.display())).unwrap();
+        assert_eq!(redis(&c).password.as_ref().unwrap().expose(), "filepw");
+        let _ = std::fs::remove_file(f);
+        let e = parse_dsn("redis://localhost?password_env=CANNON_NOT_SET_XYZ").unwrap_err();
+        assert!(e.0.contains("password_env"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            ("memcached://x", "scheme"),
+            ("localhost:6379", "scheme"),
+            ("redis://h:0", "port"),
+            ("redis://h:70000", "port"),
+            ("redis://h:abc", "port"),
+            ("redis://h/-1", "db"),
+            ("redis://h?bogus=1", "unknown DSN option"),
+            ("redis://h?timeout=0", "timeout"),
+            ("redis://h?timeout=abc", "timeout"),
+            ("redis://h?connect_timeout=-1", "connect_timeout"),
+            ("redis://h?lock=maybe", "lock"),
+            ("redis://h?lock_fail=x", "lock_fail"),
+            ("redis://h?max_size=1", "max_size"),
+            ("redis://:hunter2@:6379", "host"),
+            ("mysql://u:p@h/db?table=x'y", "table"),
+            ("mysql://u:p@h/", "dbname"),
+            ("redis+unix://relative.sock", "socket"),
+            ("", "empty"),
+        ];
+        for (dsn, word) in cases {
+            let e = parse_dsn(dsn).unwrap_err();
+            assert!(e.0.contains(word), "{dsn}: {e}");
+            assert!(!e.0.contains("hunter2"), "{dsn}: {e}");
+        }
+    }
+
+    #[test]
+    fn mysql_full() {
+        let c = parse_dsn("mysql://app:pa%3Ass@db.local:3307/sessions?table=sess&connect_timeout=2&auto_create=1").unwrap();
+        match &c.backend {
+            Backend::Mysql(m) => {
+                assert_eq!(m.host, "db.local");
+                assert_eq!(m.port, 3307);
+                assert_eq!(m.username.as_deref(), Some("app"));
+                assert_eq!(m.password.as_ref().unwrap().expose(), "pa:ss");
+                assert_eq!(m.dbname, "sessions");
+                assert_eq!(m.table, "sess");
+                assert!(m.auto_create);
+            }
+            _ => panic!(),
+        }
+        assert!(!c.redacted().contains("pa:ss"));
+        let c = parse_dsn("mysql://app@localhost/test?socket=/run/mysqld/mysqld.sock").unwrap();
+        match &c.backend {
+            Backend::Mysql(m) => {
+                assert_eq!(m.socket.as_deref(), Some(std::path::Path::new("/run/mysqld/mysqld.sock")));
+                assert_eq!(m.table, DEFAULT_TABLE);
+            }
+            _ => panic!(),
+        }
+    }
+}

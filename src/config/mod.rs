@@ -1,0 +1,169 @@
+//! Configuration: DSN parsing, option validation, defaults. Errors name the field at fault and
+//! never contain a password.
+
+mod dsn;
+mod secret;
+
+pub use dsn::parse_dsn;
+pub use secret::Secret;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ConfigError {}
+
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Where a Redis server is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RedisAddr {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    pub addr: RedisAddr,
+    pub db: i64,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlConfig {
+    pub host: String,
+    pub port: u16,
+    pub socket: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub dbname: String,
+    /// Validated identifier: `[A-Za-z0-9_]`, 1..=64 characters.
+    pub table: String,
+    pub auto_create: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Redis(RedisConfig),
+    Mysql(MysqlConfig),
+}
+
+/// What to do when the lock wait timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockFailPolicy {
+    /// session_start() fails / LockTimeoutException.
+    Fail,
+    /// The request gets the data; its write is skipped with a notice.
+    ReadOnly,
+}
+
+/// How the `Session`/`Adapter` API turns arrays into bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serializer {
+    Php,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub backend: Backend,
+    /// Key prefix (Redis); `None` means the caller's default.
+    pub prefix: Option<String>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub locking: Option<bool>,
+    pub lock_ttl: Duration,
+    pub lock_wait_timeout: Duration,
+    pub lock_fail: LockFailPolicy,
+    pub max_size: usize,
+    pub serializer: Option<Serializer>,
+}
+
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_SIZE: usize = 16 * 1024 * 1024;
+pub const DEFAULT_TABLE: &str = "cannon_session";
+
+impl Config {
+    pub fn with_backend(backend: Backend) -> Config {
+        Config {
+            backend,
+            prefix: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            locking: None,
+            lock_ttl: DEFAULT_LOCK_TTL,
+            lock_wait_timeout: DEFAULT_LOCK_WAIT,
+            lock_fail: LockFailPolicy::Fail,
+            max_size: DEFAULT_MAX_SIZE,
+            serializer: None,
+        }
+    }
+
+    pub fn redis_default() -> Config {
+        Config::with_backend(Backend::Redis(RedisConfig {
+            addr: RedisAddr::Tcp { host: "127.0.0.1".into(), port: 6379 },
+            db: 0,
+            username: None,
+            password: None,
+        }))
+    }
+
+    /// A description safe to show anywhere (warnings, phpinfo): no password.
+    pub fn redacted(&self) -> String {
+        match &self.backend {
+            Backend::Redis(r) => {
+                let auth = match (&r.username, &r.password) {
+                    (Some(u), Some(_)) => format!("{u}:***@"),
+                    (None, Some(_)) => ":***@".to_string(),
+                    (Some(u), None) => format!("{u}@"),
+                    (None, None) => String::new(),
+                };
+                match &r.addr {
+                    RedisAddr::Tcp { host, port } => format!("redis://{auth}{host}:{port}/{}", r.db),
+                    RedisAddr::Unix(p) => format!("redis+unix://{auth}{}?db={}", p.display(), r.db),
+                }
+            }
+            Backend::Mysql(m) => {
+                let auth = match (&m.username, &m.password) {
+                    (Some(u), Some(_)) => format!("{u}:***@"),
+                    (Some(u), None) => format!("{u}@"),
+                    (None, Some(_)) => ":***@".to_string(),
+                    (None, None) => String::new(),
+                };
+                match &m.socket {
+                    Some(s) => format!("mysql://{auth}localhost/{}?table={}&socket={}", m.dbname, m.table, s.display()),
+                    None => format!("mysql://{auth}{}:{}/{}?table={}", m.host, m.port, m.dbname, m.table),
+                }
+            }
+        }
+    }
+}
+
+/// Checks a SQL identifier (table name): letters, digits and `_`, at most 64 characters.
+pub fn validate_identifier(field: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        err(format!(
+            "invalid {field} {:?}: use only letters, digits and '_' (at most 64 characters)",
+            name.chars().take(80).collect::<String>()
+        ))
+    }
+}

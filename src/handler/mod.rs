@@ -1,0 +1,196 @@
+//! The semantics PHP's session module expects from a save handler, written once for the native
+//! `cannon` handler and the handler classes: strict-mode validation that prefetches the data,
+//! collision-checked ids, the lock held from read to write/close, the read-only fallback when a
+//! lock cannot be had. Plain Rust; the PHP layer only converts and reports.
+use crate::config::{Config, LockFailPolicy};
+use crate::id;
+use crate::registry;
+use crate::store::{self, SessionStore, StoreError};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum HandlerError {
+    Store(StoreError),
+    /// The id is not `[A-Za-z0-9,-]{1,256}`: never used as a key.
+    InvalidId,
+    /// The OS random generator failed.
+    Random(String),
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandlerError::Store(e) => e.fmt(f),
+            HandlerError::InvalidId => f.write_str(
+                "invalid session id: only A-Z, a-z, 0-9, ',' and '-' are allowed, at most 256 characters",
+            ),
+            HandlerError::Random(m) => write!(f, "cannot generate a session id: {m}"),
+        }
+    }
+}
+
+impl From<StoreError> for HandlerError {
+    fn from(e: StoreError) -> Self {
+        HandlerError::Store(e)
+    }
+}
+
+/// One handler's view of a backend: which process-wide store it uses, and this request's state.
+pub struct Handler {
+    cfg: Config,
+    store_key: String,
+    default_prefix: &'static str,
+    pub locking: bool,
+    /// Data read by `validate_id` for the read that follows it (strict mode costs no extra trip).
+    prefetched: Option<(String, Option<Vec<u8>>)>,
+    /// Set when the lock could not be had and the policy is read-only: writes are skipped.
+    read_only: Option<String>,
+    /// Messages for the PHP layer to raise as notices.
+    pub notices: Vec<String>,
+}
+
+impl Handler {
+    pub fn new(cfg: Config, default_prefix: &'static str, default_locking: bool) -> Handler {
+        let locking = cfg.locking.unwrap_or(default_locking);
+        // The key holds everything that tells two configurations apart, the password included;
+        // it never leaves this process's memory.
+        let password = match &cfg.backend {
+            crate::config::Backend::Redis(r) => r.password.as_ref().map(|p| p.expose().to_string()),
+            crate::config::Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
+        };
+        let store_key = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
+        Handler { cfg, store_key, default_prefix, locking, prefetched: None, read_only: None, notices: Vec::new() }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Runs `f` on this process's store for our configuration.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, HandlerError> {
+        let (cfg, prefix) = (&self.cfg, self.default_prefix);
+        registry::with_store(&self.store_key, || store::open(cfg, prefix), f).map_err(HandlerError::from)
+    }
+
+    fn check(id: &str) -> Result<(), HandlerError> {
+        if id::is_valid(id.as_bytes()) {
+            Ok(())
+        } else {
+            Err(HandlerError::InvalidId)
+        }
+    }
+
+    /// Reads (and, with locking, locks) the session; a missing session is empty data.
+    pub fn read(&mut self, id: &str) -> Result<Vec<u8>, HandlerError> {
+        Self::check(id)?;
+        if let Some((pid, data)) = self.prefetched.take() {
+            if pid == id {
+                return Ok(data.unwrap_or_default());
+            }
+            self.release(&pid);
+        }
+        Ok(self.fetch(id)?.unwrap_or_default())
+    }
+
+    /// Reads without taking the lock (the Adapter API, read-only sessions).
+    pub fn peek(&mut self, id: &str) -> Result<Option<Vec<u8>>, HandlerError> {
+        Self::check(id)?;
+        self.with_store(|s| s.read(id, false))
+    }
+
+    /// Reads with the configured locking; `None` when the session does not exist.
+    pub fn fetch(&mut self, id: &str) -> Result<Option<Vec<u8>>, HandlerError> {
+        self.read_only = None;
+        let lock = self.locking;
+        match self.with_store(|s| s.read(id, lock)) {
+            Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
+                if self.cfg.lock_fail == LockFailPolicy::ReadOnly =>
+            {
+                self.notices.push(format!(
+                    "session {id_prefix}… is locked by another request (waited {waited_ms} ms): opened read-only, changes will not be saved"
+                ));
+                self.read_only = Some(id.to_string());
+                self.with_store(|s| s.read(id, false))
+            }
+            other => other,
+        }
+    }
+
+    fn release(&mut self, id: &str) {
+        let _ = self.with_store(|s| s.unlock(id));
+    }
+
+    pub fn write(&mut self, id: &str, data: &[u8], ttl: u64) -> Result<(), HandlerError> {
+        Self::check(id)?;
+        self.prefetched = None;
+        if self.read_only.as_deref() == Some(id) {
+            self.notices.push("session opened read-only (lock not acquired): write skipped".into());
+            return Ok(());
+        }
+        self.with_store(|s| s.write(id, data, ttl))
+    }
+
+    /// Lazy write: the data did not change, refresh its expiry (and release the lock).
+    pub fn update_timestamp(&mut self, id: &str, ttl: u64) -> Result<(), HandlerError> {
+        Self::check(id)?;
+        self.prefetched = None;
+        if self.read_only.as_deref() == Some(id) {
+            return Ok(());
+        }
+        self.with_store(|s| s.touch(id, ttl))
+    }
+
+    pub fn destroy(&mut self, id: &str) -> Result<(), HandlerError> {
+        Self::check(id)?;
+        self.prefetched = None;
+        self.with_store(|s| s.destroy(id))
+    }
+
+    /// Releases whatever lock this request still holds (session_abort, session end, errors).
+    pub fn close(&mut self) -> Result<(), HandlerError> {
+        self.prefetched = None;
+        self.read_only = None;
+        self.with_store(|s| match s.held_lock().map(str::to_string) {
+            Some(id) => s.unlock(&id),
+            None => Ok(()),
+        })
+    }
+
+    pub fn gc(&mut self, max_lifetime: u64) -> Result<u64, HandlerError> {
+        self.with_store(|s| s.gc(max_lifetime))
+    }
+
+    /// Strict mode: whether the id names a live session. The data is read (and locked) here and
+    /// kept for the read that PHP makes next, so validation costs no extra round trip.
+    pub fn validate_id(&mut self, id: &str) -> Result<bool, HandlerError> {
+        if !id::is_valid(id.as_bytes()) {
+            return Ok(false);
+        }
+        if let Some((pid, _)) = self.prefetched.take() {
+            self.release(&pid);
+        }
+        let data = self.fetch(id)?;
+        if data.is_none() {
+            // Not a live session: PHP will pick a new id, so do not keep its lock.
+            self.release(id);
+            return Ok(false);
+        }
+        self.prefetched = Some((id.to_string(), data));
+        Ok(true)
+    }
+
+    /// A fresh id, checked against the store so it names no live session.
+    pub fn create_id(&mut self, len: usize) -> Result<String, HandlerError> {
+        for _ in 0..3 {
+            let id = id::generate(len).map_err(|e| HandlerError::Random(e.to_string()))?;
+            if !self.with_store(|s| s.exists(&id))? {
+                return Ok(id);
+            }
+        }
+        Err(HandlerError::Random("three generated ids were all taken".into()))
+    }
+
+    pub fn stats(&self) -> store::StoreStats {
+        self.with_store(|s| Ok(s.stats())).unwrap_or_default()
+    }
+}

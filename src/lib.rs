@@ -1,0 +1,14 @@
+//! cannon-session: PHP sessions in Redis or MySQL/MariaDB, as a PHP extension.
+//!
+//! Everything but `php` is plain Rust and tested with `cargo test --no-default-features`.
+#![cfg_attr(windows, feature(abi_vectorcall))]
+
+pub mod codec;
+pub mod config;
+pub mod handler;
+pub mod id;
+pub mod registry;
+pub mod store;
+
+#[cfg(feature = "php")]
+pub mod php;

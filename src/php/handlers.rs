@@ -1,0 +1,130 @@
+//! `Cannon\Session\RedisHandler` and `Cannon\Session\DatabaseHandler`: PHP's session handler
+//! interfaces over `crate::handler::Handler`. Failures throw `SessionException` subclasses.
+use super::exceptions::{from_config, from_handler};
+use super::native::NATIVE_PREFIX;
+use super::{ce, ffi, ini, options};
+use crate::handler::Handler;
+use ext_php_rs::binary::Binary;
+use ext_php_rs::binary_slice::BinarySlice;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::Zval;
+
+/// Shared body of both handler classes.
+pub struct HandlerCore {
+    h: Handler,
+}
+
+fn id_of(id: &[u8]) -> &str {
+    std::str::from_utf8(id).unwrap_or("\u{0}")
+}
+
+impl HandlerCore {
+    pub fn new(options: Option<&Zval>, redis: bool, class: &str) -> PhpResult<HandlerCore> {
+        let scheme = if redis { "redis" } else { "mysql" };
+        let cfg = options::from_zval(options, scheme).map_err(|e| from_config(&e))?;
+        options::expect_backend(&cfg, redis, class).map_err(|e| from_config(&e))?;
+        Ok(HandlerCore { h: Handler::new(cfg, NATIVE_PREFIX, ini::locking()) })
+    }
+
+    fn done<T>(&mut self, r: Result<T, crate::handler::HandlerError>) -> PhpResult<T> {
+        for n in self.h.notices.drain(..) {
+            ffi::notice(&n);
+        }
+        r.map_err(|e| from_handler(&e))
+    }
+
+    pub fn close(&mut self) -> PhpResult<bool> {
+        let r = self.h.close();
+        self.done(r).map(|_| true)
+    }
+    pub fn read(&mut self, id: &[u8]) -> PhpResult<Binary<u8>> {
+        let r = self.h.read(id_of(id));
+        self.done(r).map(Binary::from)
+    }
+    pub fn write(&mut self, id: &[u8], data: &[u8]) -> PhpResult<bool> {
+        let r = self.h.write(id_of(id), data, ini::gc_maxlifetime());
+        self.done(r).map(|_| true)
+    }
+    pub fn destroy(&mut self, id: &[u8]) -> PhpResult<bool> {
+        let r = self.h.destroy(id_of(id));
+        self.done(r).map(|_| true)
+    }
+    pub fn gc(&mut self, max_lifetime: i64) -> PhpResult<i64> {
+        let r = self.h.gc(max_lifetime.max(0) as u64);
+        self.done(r).map(|n| n.min(i64::MAX as u64) as i64)
+    }
+    pub fn create_sid(&mut self) -> PhpResult<String> {
+        let r = self.h.create_id(ini::sid_length());
+        self.done(r)
+    }
+    pub fn validate_id(&mut self, id: &[u8]) -> PhpResult<bool> {
+        let r = self.h.validate_id(id_of(id));
+        self.done(r)
+    }
+    pub fn update_timestamp(&mut self, id: &[u8]) -> PhpResult<bool> {
+        let r = self.h.update_timestamp(id_of(id), ini::gc_maxlifetime());
+        self.done(r).map(|_| true)
+    }
+    pub fn round_trips(&self) -> i64 {
+        self.h.stats().round_trips as i64
+    }
+}
+
+macro_rules! handler_class {
+    ($ty:ident, $php_name:literal, $redis:expr) => {
+        #[php_class]
+        #[php(name = $php_name)]
+        #[php(implements(ce = ce::session_handler_interface, stub = "\\SessionHandlerInterface"))]
+        #[php(implements(ce = ce::session_id_interface, stub = "\\SessionIdInterface"))]
+        #[php(implements(ce = ce::session_update_timestamp_interface, stub = "\\SessionUpdateTimestampHandlerInterface"))]
+        pub struct $ty {
+            core: HandlerCore,
+        }
+
+        #[php_impl]
+        impl $ty {
+            /// A DSN string, an options array, or nothing for `cannon_session.default_dsn`.
+            pub fn __construct(options: Option<&Zval>) -> PhpResult<Self> {
+                Ok($ty { core: HandlerCore::new(options, $redis, $php_name)? })
+            }
+            /// The backend comes from the constructor; PHP's save path is ignored.
+            pub fn open(&mut self, _path: String, _name: String) -> bool {
+                true
+            }
+            pub fn close(&mut self) -> PhpResult<bool> {
+                self.core.close()
+            }
+            pub fn read(&mut self, id: BinarySlice<u8>) -> PhpResult<Binary<u8>> {
+                self.core.read(&id)
+            }
+            pub fn write(&mut self, id: BinarySlice<u8>, data: BinarySlice<u8>) -> PhpResult<bool> {
+                self.core.write(&id, &data)
+            }
+            pub fn destroy(&mut self, id: BinarySlice<u8>) -> PhpResult<bool> {
+                self.core.destroy(&id)
+            }
+            pub fn gc(&mut self, max_lifetime: i64) -> PhpResult<i64> {
+                self.core.gc(max_lifetime)
+            }
+            #[php(name = "create_sid")]
+            pub fn create_sid(&mut self) -> PhpResult<String> {
+                self.core.create_sid()
+            }
+            pub fn validate_id(&mut self, id: BinarySlice<u8>) -> PhpResult<bool> {
+                self.core.validate_id(&id)
+            }
+            pub fn update_timestamp(&mut self, id: BinarySlice<u8>, _data: BinarySlice<u8>) -> PhpResult<bool> {
+                self.core.update_timestamp(&id)
+            }
+            /// Round trips this process has made to the backend (for tests and benchmarks).
+            pub fn round_trips(&self) -> i64 {
+                self.core.round_trips()
+            }
+        }
+    };
+}
+
+handler_class!(RedisHandler, "Cannon\\Session\\RedisHandler", true);
+handler_class!(DatabaseHandler, "Cannon\\Session\\DatabaseHandler", false);
+

@@ -1,0 +1,93 @@
+//! Arrays <-> bytes for the Session/Adapter API: PHP's own serialize() by default (every PHP
+//! value survives: objects, references, floats, binary strings), JSON for stores shared with
+//! other languages. Stored bytes that do not decode raise CorruptDataException.
+use super::exceptions::{exception, Kind};
+use super::{convert, ini};
+use crate::codec::json;
+use crate::config::Serializer;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
+
+fn call(name: &str, args: Vec<&dyn ext_php_rs::convert::IntoZvalDyn>) -> PhpResult<Zval> {
+    let f = ZendCallable::try_from_name(name).map_err(|e| exception(Kind::Session, format!("{name}() unavailable: {e}")))?;
+    f.try_call(args).map_err(|e| exception(Kind::Session, format!("{name}() failed: {e}")))
+}
+
+pub fn encode(data: &Zval, fmt: Serializer) -> PhpResult<Vec<u8>> {
+    match fmt {
+        Serializer::Php => {
+            let out = call("serialize", vec![data])?;
+            out.zend_str()
+                .map(|s| s.as_bytes().to_vec())
+                .ok_or_else(|| exception(Kind::Session, "serialize() did not return a string"))
+        }
+        Serializer::Json => {
+            let v = convert::zval_to_value(data).map_err(|e| exception(Kind::Session, e.to_string()))?;
+            json::encode(&v).map_err(|e| exception(Kind::Session, e.to_string()))
+        }
+    }
+}
+
+/// `unserialize()`'s `allowed_classes` option from `cannon_session.allowed_classes`.
+fn allowed_classes() -> PhpResult<Zval> {
+    let setting = ini::allowed_classes();
+    let mut z = Zval::new();
+    match setting.trim() {
+        "" | "0" | "false" | "off" | "none" => z.set_bool(false),
+        "1" | "true" | "on" | "all" => z.set_bool(true),
+        list => {
+            let mut names = ZendHashTable::new();
+            for n in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                names.push(n).map_err(|e| exception(Kind::Config, e.to_string()))?;
+            }
+            z.set_hashtable(names);
+        }
+    }
+    Ok(z)
+}
+
+/// Decodes stored bytes into an array. Empty bytes are an empty session.
+pub fn decode(bytes: &[u8], fmt: Serializer) -> PhpResult<ZBox<ZendHashTable>> {
+    if bytes.is_empty() {
+        return Ok(ZendHashTable::new());
+    }
+    match fmt {
+        Serializer::Php => {
+            let mut arg = Zval::new();
+            arg.set_zend_string(ZendStr::new(bytes, false));
+            let mut opts = ZendHashTable::new();
+            opts.insert("allowed_classes", allowed_classes()?).map_err(|e| exception(Kind::Session, e.to_string()))?;
+            let mut opts_z = Zval::new();
+            opts_z.set_hashtable(opts);
+            // unserialize() reports its own notice on malformed input; we add the exception.
+            let out = call("unserialize", vec![&arg, &opts_z])?;
+            match out.array() {
+                Some(a) => Ok(a.to_owned()),
+                None => Err(exception(
+                    Kind::CorruptData,
+                    format!("stored session data ({} bytes) is not a serialized PHP array", bytes.len()),
+                )),
+            }
+        }
+        Serializer::Json => {
+            let v = json::decode(bytes).map_err(|e| exception(Kind::CorruptData, format!("stored session data is not valid JSON: {e}")))?;
+            let z = convert::value_to_zval(&v).map_err(|e| exception(Kind::CorruptData, e.to_string()))?;
+            z.array()
+                .map(|a| a.to_owned())
+                .ok_or_else(|| exception(Kind::CorruptData, "stored session data is not a JSON object or array"))
+        }
+    }
+}
+
+pub fn parse(name: &str) -> PhpResult<Serializer> {
+    match name.trim() {
+        "" | "php" => Ok(Serializer::Php),
+        "json" => Ok(Serializer::Json),
+        other => Err(exception(Kind::Config, format!("invalid serializer {other:?}: expected php or json"))),
+    }
+}
+
+pub fn default() -> PhpResult<Serializer> {
+    parse(&ini::serializer())
+}

@@ -1,0 +1,43 @@
+//! Per-process stores, keyed by configuration and created lazily.
+//!
+//! php-fpm forks its workers after module start-up: a connection made before the fork would be
+//! shared by every child, and replies would cross. So nothing connects at start-up, every entry
+//! remembers the PID that created it, and an entry inherited across a fork is abandoned (never
+//! closed: closing would send a QUIT on the parent's socket) and built anew.
+use crate::store::{SessionStore, StoreError};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+struct Entry {
+    pid: u32,
+    store: Box<dyn SessionStore>,
+}
+
+thread_local! {
+    static STORES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+}
+
+/// Runs `f` with the store for `key`, building it with `make` when this process has none.
+pub fn with_store<T, E: From<StoreError>>(
+    key: &str,
+    make: impl FnOnce() -> Result<Box<dyn SessionStore>, E>,
+    f: impl FnOnce(&mut dyn SessionStore) -> Result<T, E>,
+) -> Result<T, E> {
+    let pid = std::process::id();
+    STORES.with(|cell| {
+        // Re-entry (a store call that ends up calling back into us) is refused, not a panic.
+        let Ok(mut map) = cell.try_borrow_mut() else {
+            return Err(StoreError::Connection("session store is busy (re-entrant call)".into()).into());
+        };
+        if map.get(key).is_some_and(|e| e.pid != pid) {
+            if let Some(old) = map.remove(key) {
+                std::mem::forget(old.store);
+            }
+        }
+        let entry = match map.entry(key.to_string()) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(Entry { pid, store: make()? }),
+        };
+        f(entry.store.as_mut())
+    })
+}

@@ -1,0 +1,69 @@
+//! Storage backends. Plain Rust: nothing here knows about PHP.
+//!
+//! A store is owned by one PHP process (PHP is single-threaded per process in the NTS builds we
+//! target), so methods take `&mut self` and need no internal locking.
+
+pub mod error;
+pub mod mysql;
+pub mod redis;
+
+pub use error::StoreError;
+
+/// What a session backend must do. Ids reaching a store are already validated
+/// (`crate::id::is_valid`): `[A-Za-z0-9,-]`, 1..=256 characters.
+pub trait SessionStore {
+    /// Reads the session's bytes; `None` when it does not exist or has expired.
+    /// With `lock`, first takes the session's lock for this request (waiting up to the configured
+    /// lock wait timeout, then `StoreError::LockTimeout`); the store remembers the lock it holds.
+    fn read(&mut self, id: &str, lock: bool) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores `data` with a lifetime of `ttl_secs`, then releases this request's lock on `id` if
+    /// held. With a lock that was lost (expired and taken by another request) nothing is written
+    /// and `StoreError::LockLost` is returned.
+    fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError>;
+
+    /// Refreshes the lifetime without rewriting the data (lazy write), then releases the lock.
+    fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError>;
+
+    /// Releases this request's lock on `id` without writing; a no-op when none is held.
+    fn unlock(&mut self, id: &str) -> Result<(), StoreError>;
+
+    /// Deletes the session (and this request's lock on it).
+    fn destroy(&mut self, id: &str) -> Result<(), StoreError>;
+
+    /// Whether a live session with this id exists (used to collision-check new ids).
+    fn exists(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Deletes sessions idle for more than `max_lifetime_secs`; returns how many were deleted.
+    /// Backends with native expiry (Redis) return 0.
+    fn gc(&mut self, max_lifetime_secs: u64) -> Result<u64, StoreError>;
+
+    /// The id whose lock this store currently holds, if any.
+    fn held_lock(&self) -> Option<&str>;
+
+    /// Counters for phpinfo(), tests and benchmarks.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+
+    /// Drops the connection (the next call reconnects).
+    fn disconnect(&mut self) {}
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Round trips to the server so far (0 where the backend does not count them).
+    pub round_trips: u64,
+    /// How long the last locked read waited for its lock.
+    pub last_lock_wait: std::time::Duration,
+    /// Lock waits that gave up at the lock wait timeout.
+    pub lock_failures: u64,
+}
+
+/// Builds the store for a configuration. `default_prefix` applies where the DSN names none.
+pub fn open(cfg: &crate::config::Config, default_prefix: &str) -> Result<Box<dyn SessionStore>, StoreError> {
+    match &cfg.backend {
+        crate::config::Backend::Redis(_) => Ok(Box::new(redis::RedisStore::new(cfg, default_prefix)?)),
+        crate::config::Backend::Mysql(_) => Ok(Box::new(mysql::MysqlStore::new(cfg)?)),
+    }
+}

@@ -1,0 +1,206 @@
+//! Session locks: one server-side named lock (`GET_LOCK`) per session id.
+//!
+//! - A named lock belongs to the connection that took it. The store keeps that pooled connection
+//!   from `read` until `write`/`touch`/`unlock`/`destroy` releases the lock, and meanwhile runs its
+//!   other statements on it too, so a PHP process uses one connection.
+//! - Waiting is a loop of `GET_LOCK(name, slice)` calls, each at most 1 s and at most half the
+//!   socket read timeout, so no call outlives the read timeout however long `lock_wait_timeout`
+//!   is. The server wakes a waiter as soon as the holder releases, so the hand-over costs one
+//!   round trip, not a polling interval.
+//! - No TTL: a named lock lives as long as its connection. A PHP process that dies closes its
+//!   connection and the server frees the lock at once; a hung one is bounded by PHP's
+//!   `max_execution_time`. `lock_ttl` therefore does not apply to this backend.
+//! - When the lock's connection dies (server restart, KILL, network), the lock dies with it.
+//!   `write` then takes it again without waiting, on a fresh connection: if that works, nobody
+//!   took it in between and the write goes ahead; if another connection holds it now, the write
+//!   is refused with `LockLost`.
+//! - A connection holding a lock is flagged for `COM_RESET_CONNECTION` on its return to the pool,
+//!   which frees named locks: a lock connection dropped without `RELEASE_LOCK` (on an error path)
+//!   never sits in the pool still holding a lock. The flag is cleared after an explicit release,
+//!   so the normal path keeps its prepared statements and pays no extra round trip.
+use std::time::{Duration, Instant};
+
+use ::mysql::prelude::Queryable;
+use ::mysql::{PooledConn, Result as MyResult};
+
+use super::conn::{is_retryable, Stage};
+use super::MysqlStore;
+use crate::store::StoreError;
+
+/// The lock this store holds (or held, when its connection died: `conn` is then `None`).
+pub(super) struct HeldLock {
+    pub id: String,
+    pub name: String,
+    pub conn: Option<PooledConn>,
+}
+
+/// Longest single `GET_LOCK` wait.
+const MAX_SLICE: Duration = Duration::from_secs(1);
+/// Shortest, for very small read timeouts.
+const MIN_SLICE: Duration = Duration::from_millis(10);
+
+/// The lock's name: MySQL allows 64 characters, so the table and id are hashed. The database is
+/// part of it because named locks are server-wide. `cs:` + 40 hex digits = 43 characters.
+pub(super) fn lock_name(db: &str, table: &str, id: &str) -> String {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(db.as_bytes());
+    h.update(b"\0");
+    h.update(table.as_bytes());
+    h.update(b"\0");
+    h.update(id.as_bytes());
+    format!("cs:{}", h.digest())
+}
+
+/// How long one `GET_LOCK` call may wait, given the socket read timeout.
+pub(super) fn slice_for(read_timeout: Duration) -> Duration {
+    (read_timeout / 2).clamp(MIN_SLICE, MAX_SLICE)
+}
+
+/// `Some(true)`: taken; `Some(false)`: still held by another connection after `wait`;
+/// `None`: the server returned NULL (an error such as the thread being killed).
+fn get_lock(conn: &mut PooledConn, name: &str, wait: Duration) -> MyResult<Option<bool>> {
+    let r: Option<Option<i64>> = conn.exec_first("SELECT GET_LOCK(?, ?)", (name, wait.as_secs_f64()))?;
+    Ok(r.flatten().map(|v| v == 1))
+}
+
+fn release(conn: &mut PooledConn, name: &str) -> MyResult<()> {
+    conn.exec_drop("SELECT RELEASE_LOCK(?)", (name,))
+}
+
+fn null_result() -> StoreError {
+    StoreError::Server("GET_LOCK returned NULL (the server could not take the lock)".into())
+}
+
+impl MysqlStore {
+    /// Takes the lock on `id`, waiting until `deadline` (then `LockTimeout`). A no-op when this
+    /// store holds it already on a live connection. Any other lock this store holds is released
+    /// first.
+    pub(super) fn acquire_lock(&mut self, id: &str, started: Instant, deadline: Instant) -> Result<(), StoreError> {
+        if self.lock.as_ref().is_some_and(|l| l.id == id && l.conn.is_some()) {
+            return Ok(());
+        }
+        self.release_lock();
+        let name = lock_name(&self.dbname, &self.table, id);
+        let mut conn = self.get_conn()?;
+        let mut reconnected = false;
+        loop {
+            let asked = Instant::now();
+            let wait = deadline.saturating_duration_since(asked).min(self.lock_slice);
+            self.stats.round_trips += 1;
+            match get_lock(&mut conn, &name, wait) {
+                Ok(Some(true)) => {
+                    conn.reset_connection(true);
+                    self.lock = Some(HeldLock { id: id.to_string(), name, conn: Some(conn) });
+                    self.stats.last_lock_wait = started.elapsed();
+                    return Ok(());
+                }
+                Ok(Some(false)) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        self.stats.last_lock_wait = started.elapsed();
+                        self.stats.lock_failures += 1;
+                        return Err(StoreError::LockTimeout {
+                            id_prefix: id.chars().take(6).collect(),
+                            waited_ms: started.elapsed().as_millis() as u64,
+                        });
+                    }
+                    // A server that rounds fractional waits down to whole seconds answers at
+                    // once: do not turn that into a busy loop of round trips.
+                    if now.duration_since(asked) < wait / 2 {
+                        std::thread::sleep(Duration::from_millis(5).min(deadline - now));
+                    }
+                }
+                Ok(None) => return Err(null_result()),
+                Err(e) if !reconnected && is_retryable(&e) => {
+                    // A pooled connection that died while idle: try once more on a fresh one.
+                    drop(conn);
+                    self.discard_connections();
+                    conn = self.get_conn()?;
+                    reconnected = true;
+                }
+                Err(e) => {
+                    drop(conn);
+                    return Err(self.fail(&e, Stage::Query));
+                }
+            }
+        }
+    }
+
+    /// After the lock's connection died: takes the lock on `id` again without waiting. Fails with
+    /// `LockLost` when another connection holds it now.
+    pub(super) fn retake_lock(&mut self, id: &str) -> Result<(), StoreError> {
+        let name = lock_name(&self.dbname, &self.table, id);
+        let mut conn = self.get_conn()?;
+        self.stats.round_trips += 1;
+        match get_lock(&mut conn, &name, Duration::ZERO) {
+            Ok(Some(true)) => {
+                conn.reset_connection(true);
+                self.lock = Some(HeldLock { id: id.to_string(), name, conn: Some(conn) });
+                Ok(())
+            }
+            Ok(Some(false)) => {
+                self.lock = None;
+                Err(StoreError::LockLost)
+            }
+            Ok(None) => Err(null_result()),
+            Err(e) => {
+                drop(conn);
+                Err(self.fail(&e, Stage::Query))
+            }
+        }
+    }
+
+    /// Releases the lock this store holds, if any. Never fails: when `RELEASE_LOCK` cannot be
+    /// sent, the connection is closed instead, which frees the lock just the same.
+    pub(super) fn release_lock(&mut self) {
+        let Some(mut held) = self.lock.take() else { return };
+        // A lock whose connection died is already gone.
+        let Some(mut conn) = held.conn.take() else { return };
+        self.stats.round_trips += 1;
+        match release(&mut conn, &held.name) {
+            // Released: back to the pool as is, prepared statements and all.
+            Ok(()) => conn.reset_connection(false),
+            Err(_) => {
+                // Do not let the pool try to reset a dead connection (that could wait for a read
+                // timeout); closing it frees the lock.
+                conn.reset_connection(false);
+                drop(conn);
+                self.discard_connections();
+            }
+        }
+    }
+
+    /// Releases the lock if it is the one on `id`.
+    pub(super) fn release_lock_on(&mut self, id: &str) {
+        if self.lock.as_ref().is_some_and(|l| l.id == id) {
+            self.release_lock();
+        }
+    }
+
+    /// The lock's connection is alive and the lock is on `id`.
+    pub(super) fn holds_live_lock(&self, id: &str) -> bool {
+        self.lock.as_ref().is_some_and(|l| l.id == id && l.conn.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_and_differ() {
+        let a = lock_name("test", "cannon_session", &"x".repeat(256));
+        assert_eq!(a.len(), 43);
+        assert!(a.starts_with("cs:"));
+        assert_ne!(a, lock_name("test", "cannon_session", "X"));
+        assert_ne!(lock_name("test", "t", "a"), lock_name("test2", "t", "a"));
+        assert_ne!(lock_name("test", "ta", "b"), lock_name("test", "t", "ab"));
+    }
+
+    #[test]
+    fn slices() {
+        assert_eq!(slice_for(Duration::from_secs(3)), Duration::from_secs(1));
+        assert_eq!(slice_for(Duration::from_millis(600)), Duration::from_millis(300));
+        assert_eq!(slice_for(Duration::from_millis(1)), MIN_SLICE);
+    }
+}

@@ -1,0 +1,370 @@
+//! One connection to a Redis server, speaking RESP2 over TCP or a unix socket.
+//!
+//! Written for the session hot path: commands are encoded into one reusable buffer and sent with
+//! one write; replies are parsed from one reusable read buffer. Every read and write is bounded by
+//! the configured timeout, measured across the whole reply (a server that dribbles bytes cannot
+//! stretch a call past its deadline).
+use crate::config::{RedisAddr, RedisConfig};
+use crate::store::StoreError;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Nil,
+    Status(Vec<u8>),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Array(Vec<Reply>),
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn set_read_timeout(&self, d: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(Some(d)),
+            Stream::Unix(s) => s.set_read_timeout(Some(d)),
+        }
+    }
+    fn set_write_timeout(&self, d: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(Some(d)),
+            Stream::Unix(s) => s.set_write_timeout(Some(d)),
+        }
+    }
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(buf),
+            Stream::Unix(s) => s.write_all(buf),
+        }
+    }
+}
+
+/// Nesting limit for replies: ours are at most two levels deep.
+const MAX_DEPTH: usize = 8;
+
+pub struct Conn {
+    stream: Stream,
+    timeout: Duration,
+    /// The read timeout currently set on the socket, to skip needless setsockopt calls.
+    socket_timeout: Duration,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    /// Commands (AUTH, SELECT) queued at connect and sent together with the first real command,
+    /// so a fresh connection costs no extra round trip.
+    pending_setup: usize,
+    /// How many commands this connection has completed (0 = fresh).
+    pub used: u64,
+    /// Round trips made on this connection; read by tests and benchmarks.
+    pub round_trips: u64,
+}
+
+fn io_err(what: &str, e: io::Error) -> StoreError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => StoreError::Timeout(what.to_string()),
+        _ => StoreError::Connection(format!("{what}: {e}")),
+    }
+}
+
+impl Conn {
+    pub fn connect(cfg: &RedisConfig, connect_timeout: Duration, timeout: Duration) -> Result<Conn, StoreError> {
+        let stream = match &cfg.addr {
+            RedisAddr::Tcp { host, port } => {
+                let addrs = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .map_err(|e| StoreError::Connection(format!("cannot resolve {host}: {e}")))?;
+                let mut last = None;
+                let mut found = None;
+                for a in addrs {
+                    match TcpStream::connect_timeout(&a, connect_timeout) {
+                        Ok(s) => {
+                            found = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                let s = match (found, last) {
+                    (Some(s), _) => s,
+                    (None, Some(e)) => return Err(io_err(&format!("connect to {host}:{port}"), e)),
+                    (None, None) => return Err(StoreError::Connection(format!("no address for {host}"))),
+                };
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(s)
+            }
+            RedisAddr::Unix(path) => {
+                // connect(2) on a unix socket does not block on a listening server.
+                let s = UnixStream::connect(path)
+                    .map_err(|e| io_err(&format!("connect to {}", path.display()), e))?;
+                Stream::Unix(s)
+            }
+        };
+        stream.set_read_timeout(timeout).map_err(|e| io_err("set timeout", e))?;
+        stream.set_write_timeout(timeout).map_err(|e| io_err("set timeout", e))?;
+        let mut conn = Conn {
+            stream,
+            timeout,
+            socket_timeout: timeout,
+            rbuf: vec![0; 16 * 1024],
+            rpos: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(4096),
+            pending_setup: 0,
+            used: 0,
+            round_trips: 0,
+        };
+        if let Some(pw) = &cfg.password {
+            match &cfg.username {
+                Some(u) => conn.encode(&[b"AUTH", u.as_bytes(), pw.expose().as_bytes()]),
+                None => conn.encode(&[b"AUTH", pw.expose().as_bytes()]),
+            }
+            conn.pending_setup += 1;
+        }
+        if cfg.db != 0 {
+            let db = cfg.db.to_string();
+            conn.encode(&[b"SELECT", db.as_bytes()]);
+            conn.pending_setup += 1;
+        }
+        Ok(conn)
+    }
+
+    /// Appends one command to the write buffer.
+    pub fn encode(&mut self, args: &[&[u8]]) {
+        let w = &mut self.wbuf;
+        w.push(b'*');
+        push_num(w, args.len() as i64);
+        for a in args {
+            w.push(b'$');
+            push_num(w, a.len() as i64);
+            w.extend_from_slice(a);
+            w.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// Sends one command and reads its reply (one round trip).
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Result<Reply, StoreError> {
+        self.encode(args);
+        let mut r = self.flush_and_read(1)?;
+        Ok(r.pop().unwrap_or(Reply::Nil))
+    }
+
+    /// Sends everything encoded so far and reads `n` replies (plus those of queued set-up
+    /// commands, which are checked and dropped). One round trip.
+    pub fn flush_and_read(&mut self, n: usize) -> Result<Vec<Reply>, StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        let res = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        res.map_err(|e| io_err("write to redis", e))?;
+        self.round_trips += 1;
+        let setup = std::mem::take(&mut self.pending_setup);
+        for _ in 0..setup {
+            if let Reply::Error(e) = self.read_reply(deadline, 0)? {
+                // AUTH/SELECT refused: the message never holds the password (Redis does not echo it).
+                return Err(StoreError::Server(format!("connection set-up refused: {e}")));
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(self.read_reply(deadline, 0)?);
+        }
+        self.used += 1;
+        Ok(out)
+    }
+
+    fn fill(&mut self, deadline: Instant) -> Result<(), StoreError> {
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        } else if self.rpos > 0 && self.rend == self.rbuf.len() {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        if self.rend == self.rbuf.len() {
+            let new_len = self.rbuf.len() * 2;
+            self.rbuf.resize(new_len, 0);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::Timeout(format!("read from redis after {:?}", self.timeout)));
+        }
+        let remaining = deadline - now;
+        // Only narrow the socket timeout when a reply spans several reads.
+        if remaining + Duration::from_millis(5) < self.socket_timeout {
+            self.stream.set_read_timeout(remaining).map_err(|e| io_err("set timeout", e))?;
+            self.socket_timeout = remaining;
+        }
+        let got = loop {
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("read from redis", e)),
+            }
+        };
+        if got == 0 {
+            return Err(StoreError::Connection("redis closed the connection".into()));
+        }
+        self.rend += got;
+        Ok(())
+    }
+
+    /// Restores the full timeout after a call that narrowed it.
+    fn reset_timeout(&mut self) {
+        if self.socket_timeout != self.timeout && self.stream.set_read_timeout(self.timeout).is_ok() {
+            self.socket_timeout = self.timeout;
+        }
+    }
+
+    fn read_line(&mut self, deadline: Instant) -> Result<(usize, usize), StoreError> {
+        loop {
+            if let Some(i) = self.rbuf[self.rpos..self.rend].windows(2).position(|w| w == b"\r\n") {
+                let start = self.rpos;
+                self.rpos += i + 2;
+                return Ok((start, start + i));
+            }
+            if self.rend - self.rpos > 64 * 1024 {
+                return Err(StoreError::Connection("malformed reply from redis (line too long)".into()));
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    fn read_reply(&mut self, deadline: Instant, depth: usize) -> Result<Reply, StoreError> {
+        let r = self.read_reply_inner(deadline, depth);
+        if depth == 0 {
+            self.reset_timeout();
+        }
+        r
+    }
+
+    fn read_reply_inner(&mut self, deadline: Instant, depth: usize) -> Result<Reply, StoreError> {
+        if depth > MAX_DEPTH {
+            return Err(StoreError::Connection("malformed reply from redis (too deep)".into()));
+        }
+        let (s, e) = self.read_line(deadline)?;
+        if s == e {
+            return Err(StoreError::Connection("malformed reply from redis (empty line)".into()));
+        }
+        let kind = self.rbuf[s];
+        let body = s + 1..e;
+        match kind {
+            b'+' => Ok(Reply::Status(self.rbuf[body].to_vec())),
+            b'-' => Ok(Reply::Error(String::from_utf8_lossy(&self.rbuf[body]).into_owned())),
+            b':' => Ok(Reply::Int(parse_num(&self.rbuf[body])?)),
+            b'$' => {
+                let len = parse_num(&self.rbuf[body])?;
+                if len < 0 {
+                    return Ok(Reply::Nil);
+                }
+                let len = len as usize;
+                if len > 512 * 1024 * 1024 {
+                    return Err(StoreError::Connection("malformed reply from redis (bulk too large)".into()));
+                }
+                Ok(Reply::Bulk(self.read_bulk(len as usize, deadline)?))
+            }
+            b'*' => {
+                let n = parse_num(&self.rbuf[body])?;
+                if n < 0 {
+                    return Ok(Reply::Nil);
+                }
+                if n > 1_000_000 {
+                    return Err(StoreError::Connection("malformed reply from redis (array too large)".into()));
+                }
+                let mut items = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    items.push(self.read_reply_inner(deadline, depth + 1)?);
+                }
+                Ok(Reply::Array(items))
+            }
+            _ => Err(StoreError::Connection("malformed reply from redis".into())),
+        }
+    }
+}
+
+impl Conn {
+    /// Reads a bulk string's `len` bytes and its CRLF. Large values are read straight into the
+    /// result, not through the read buffer.
+    fn read_bulk(&mut self, len: usize, deadline: Instant) -> Result<Vec<u8>, StoreError> {
+        let mut out = vec![0u8; len];
+        let buffered = len.min(self.rend - self.rpos);
+        out[..buffered].copy_from_slice(&self.rbuf[self.rpos..self.rpos + buffered]);
+        self.rpos += buffered;
+        let mut filled = buffered;
+        while filled < len {
+            if len - filled < self.rbuf.len() / 2 {
+                self.fill(deadline)?;
+                let take = (len - filled).min(self.rend - self.rpos);
+                out[filled..filled + take].copy_from_slice(&self.rbuf[self.rpos..self.rpos + take]);
+                self.rpos += take;
+                filled += take;
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Timeout(format!("read from redis after {:?}", self.timeout)));
+            }
+            let remaining = deadline - now;
+            if remaining + Duration::from_millis(5) < self.socket_timeout {
+                self.stream.set_read_timeout(remaining).map_err(|e| io_err("set timeout", e))?;
+                self.socket_timeout = remaining;
+            }
+            match self.stream.read(&mut out[filled..]) {
+                Ok(0) => return Err(StoreError::Connection("redis closed the connection".into())),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_err("read from redis", e)),
+            }
+        }
+        while self.rend - self.rpos < 2 {
+            self.fill(deadline)?;
+        }
+        if &self.rbuf[self.rpos..self.rpos + 2] != b"\r\n" {
+            return Err(StoreError::Connection("malformed reply from redis (bulk not terminated)".into()));
+        }
+        self.rpos += 2;
+        Ok(out)
+    }
+}
+
+fn push_num(w: &mut Vec<u8>, n: i64) {
+    // Small numbers are by far the most common (argument counts, lengths).
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        w.push(b'-');
+    }
+    w.extend_from_slice(&tmp[i..]);
+    w.extend_from_slice(b"\r\n");
+}
+
+fn parse_num(b: &[u8]) -> Result<i64, StoreError> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or_else(|| StoreError::Connection("malformed reply from redis (bad number)".into()))
+}

@@ -1,0 +1,351 @@
+//! Redis backend: one lazily opened connection per process, scripts for locked steps.
+//!
+//! Keys: `{prefix}{id}` holds the serialized session with an expiry of the session lifetime;
+//! `{prefix}{id}:lock` holds the lock token of the request that owns the session right now.
+mod conn;
+mod scripts;
+
+pub use conn::{Conn, Reply};
+
+use crate::config::{Backend, Config, RedisConfig};
+use crate::store::{SessionStore, StoreError, StoreStats};
+use scripts::{Script, Scripts};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn scripts() -> &'static Scripts {
+    static S: OnceLock<Scripts> = OnceLock::new();
+    S.get_or_init(Scripts::new)
+}
+
+struct HeldLock {
+    id: String,
+    token: Vec<u8>,
+    /// The bytes read under the lock, to check nothing changed if the lock expired before write.
+    read: Option<Vec<u8>>,
+}
+
+pub struct RedisStore {
+    cfg: RedisConfig,
+    prefix: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    lock_ttl: Duration,
+    lock_wait: Duration,
+    max_size: usize,
+    conn: Option<Conn>,
+    lock: Option<HeldLock>,
+    /// Round trips made by connections already dropped (see `round_trips`).
+    past_round_trips: u64,
+    /// How long the last locked read waited for the lock, and how many waits failed.
+    pub last_lock_wait: Duration,
+    pub lock_failures: u64,
+}
+
+impl RedisStore {
+    /// Never connects: the first command does (so nothing is shared across a fork).
+    pub fn new(cfg: &Config, default_prefix: &str) -> Result<RedisStore, StoreError> {
+        let Backend::Redis(r) = &cfg.backend else {
+            return Err(StoreError::Schema("not a redis configuration".into()));
+        };
+        Ok(RedisStore {
+            cfg: r.clone(),
+            prefix: cfg.prefix.clone().unwrap_or_else(|| default_prefix.to_string()),
+            connect_timeout: cfg.connect_timeout,
+            timeout: cfg.timeout,
+            lock_ttl: cfg.lock_ttl,
+            lock_wait: cfg.lock_wait_timeout,
+            max_size: cfg.max_size,
+            conn: None,
+            lock: None,
+            past_round_trips: 0,
+            last_lock_wait: Duration::ZERO,
+            lock_failures: 0,
+        })
+    }
+
+    /// Round trips to the server made by this store so far.
+    pub fn round_trips(&self) -> u64 {
+        self.past_round_trips + self.conn.as_ref().map_or(0, |c| c.round_trips)
+    }
+
+    fn drop_conn(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.past_round_trips += c.round_trips;
+        }
+    }
+
+    fn key(&self, id: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + id.len());
+        k.extend_from_slice(self.prefix.as_bytes());
+        k.extend_from_slice(id.as_bytes());
+        k
+    }
+
+    fn lock_key(&self, id: &str) -> Vec<u8> {
+        let mut k = self.key(id);
+        k.extend_from_slice(b":lock");
+        k
+    }
+
+    /// Runs `f` on the connection, opening one if needed. A reused connection that turns out
+    /// broken (server restarted, idle connection closed) is replaced and `f` retried once, when
+    /// `retry` allows; timeouts are never retried, so a call is bounded by one timeout.
+    fn run<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let reused = self.conn.as_ref().is_some_and(|c| c.used > 0);
+        let first = match self.connection() {
+            Ok(c) => f(c),
+            Err(e) => return Err(e),
+        };
+        match first {
+            Err(StoreError::Connection(m)) => {
+                self.drop_conn();
+                if !(retry && reused) {
+                    return Err(StoreError::Connection(m));
+                }
+                let again = f(self.connection()?);
+                if matches!(again, Err(StoreError::Connection(_) | StoreError::Timeout(_))) {
+                    self.drop_conn();
+                }
+                again
+            }
+            Err(StoreError::Timeout(m)) => {
+                // The reply may still arrive later: the connection is out of step, drop it.
+                self.drop_conn();
+                Err(StoreError::Timeout(m))
+            }
+            other => other,
+        }
+    }
+
+    fn connection(&mut self) -> Result<&mut Conn, StoreError> {
+        if self.conn.is_none() {
+            self.conn = Some(Conn::connect(&self.cfg, self.connect_timeout, self.timeout)?);
+        }
+        self.conn.as_mut().ok_or_else(|| StoreError::Connection("no connection".into()))
+    }
+
+    fn take_lock_for(&mut self, id: &str) -> Option<HeldLock> {
+        if self.lock.as_ref().is_some_and(|l| l.id == id) {
+            self.lock.take()
+        } else {
+            None
+        }
+    }
+
+    fn try_lock_read(&mut self, id: &str, token: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+        let key = self.key(id);
+        let lock_key = self.lock_key(id);
+        let ttl_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let reply = self.run(true, |c| eval(c, &scripts().lock_read, &[&key, &lock_key], &[token, ttl_ms.as_bytes()]))?;
+        match reply {
+            Reply::Array(mut items) if !items.is_empty() => {
+                if items[0] != Reply::Int(1) {
+                    return Ok(None);
+                }
+                match items.pop() {
+                    Some(Reply::Bulk(b)) if items.len() == 1 => Ok(Some(Some(b))),
+                    _ => Ok(Some(None)),
+                }
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+/// EVALSHA, falling back to EVAL when the server does not have the script (new or restarted).
+fn eval(c: &mut Conn, s: &Script, keys: &[&[u8]], args: &[&[u8]]) -> Result<Reply, StoreError> {
+    let nkeys = keys.len().to_string();
+    let mut argv: Vec<&[u8]> = Vec::with_capacity(3 + keys.len() + args.len());
+    argv.push(b"EVALSHA");
+    argv.push(s.sha.as_bytes());
+    argv.push(nkeys.as_bytes());
+    argv.extend_from_slice(keys);
+    argv.extend_from_slice(args);
+    let r = c.cmd(&argv)?;
+    if let Reply::Error(e) = &r {
+        if e.starts_with("NOSCRIPT") {
+            argv[0] = b"EVAL";
+            argv[1] = s.body.as_bytes();
+            return ok(c.cmd(&argv)?);
+        }
+    }
+    ok(r)
+}
+
+/// Turns an error reply into `StoreError::Server`.
+fn ok(r: Reply) -> Result<Reply, StoreError> {
+    match r {
+        Reply::Error(e) => Err(StoreError::Server(e)),
+        other => Ok(other),
+    }
+}
+
+fn unexpected(r: Reply) -> StoreError {
+    StoreError::Server(format!("unexpected reply from redis: {:?}", r).chars().take(200).collect())
+}
+
+fn new_token() -> Result<Vec<u8>, StoreError> {
+    let mut raw = [0u8; 16];
+    getrandom::getrandom(&mut raw).map_err(|e| StoreError::Connection(format!("no randomness for lock token: {e}")))?;
+    Ok(raw.iter().flat_map(|b| [HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]).collect())
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Backoff between lock attempts: starts at 1 ms, doubles to 16 ms, each with ±50% jitter drawn
+/// from the token's randomness, so waiters spread out and one gets the lock within milliseconds
+/// of its release.
+fn backoff(attempt: u32, seed: &mut u64) -> Duration {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let base_us = 1000u64 << attempt.min(4);
+    let jitter = *seed % base_us;
+    Duration::from_micros(base_us / 2 + jitter)
+}
+
+impl SessionStore for RedisStore {
+    fn read(&mut self, id: &str, lock: bool) -> Result<Option<Vec<u8>>, StoreError> {
+        if !lock {
+            let key = self.key(id);
+            return match self.run(true, |c| ok(c.cmd(&[b"GET", &key])?))? {
+                Reply::Bulk(b) => Ok(Some(b)),
+                Reply::Nil => Ok(None),
+                other => Err(unexpected(other)),
+            };
+        }
+        if let Some(held) = &self.lock {
+            if held.id != id {
+                let old = held.id.clone();
+                let _ = self.unlock(&old);
+            }
+        }
+        let token = match self.take_lock_for(id) {
+            Some(h) => h.token,
+            None => new_token()?,
+        };
+        let started = Instant::now();
+        let deadline = started + self.lock_wait;
+        let mut seed = u64::from_le_bytes([token[0], token[1], token[2], token[3], token[4], token[5], token[6], token[7]]) | 1;
+        let mut attempt = 0;
+        loop {
+            if let Some(data) = self.try_lock_read(id, &token)? {
+                self.last_lock_wait = started.elapsed();
+                self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone() });
+                return Ok(data);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.last_lock_wait = started.elapsed();
+                self.lock_failures += 1;
+                return Err(StoreError::LockTimeout {
+                    id_prefix: id.chars().take(6).collect(),
+                    waited_ms: self.last_lock_wait.as_millis() as u64,
+                });
+            }
+            std::thread::sleep(backoff(attempt, &mut seed).min(deadline - now));
+            attempt += 1;
+        }
+    }
+
+    fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
+        if data.len() > self.max_size {
+            // Keep the lock released: the request is over either way.
+            let _ = self.unlock(id);
+            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
+        }
+        let key = self.key(id);
+        let ttl = ttl_secs.max(1).to_string();
+        let Some(held) = self.take_lock_for(id) else {
+            return match self.run(true, |c| ok(c.cmd(&[b"SET", &key, data, b"EX", ttl.as_bytes()])?))? {
+                Reply::Status(_) => Ok(()),
+                other => Err(unexpected(other)),
+            };
+        };
+        let lock_key = self.lock_key(id);
+        let args: [&[u8]; 3] = [&held.token, data, ttl.as_bytes()];
+        match self.run(true, |c| eval(c, &scripts().write_unlock, &[&key, &lock_key], &args))? {
+            Reply::Int(1) => Ok(()),
+            Reply::Int(-1) => {
+                // Our lock expired and nobody holds one: write only if nobody wrote since we read.
+                let sha = held.read.as_deref().map(|d| sha1_smol::Sha1::from(d).digest().to_string()).unwrap_or_default();
+                let args: [&[u8]; 4] = [&held.token, data, ttl.as_bytes(), sha.as_bytes()];
+                match self.run(true, |c| eval(c, &scripts().write_if_unchanged, &[&key, &lock_key], &args))? {
+                    Reply::Int(1) => Ok(()),
+                    _ => Err(StoreError::LockLost),
+                }
+            }
+            Reply::Int(_) => Err(StoreError::LockLost),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
+        let key = self.key(id);
+        let ttl = ttl_secs.max(1).to_string();
+        match self.take_lock_for(id) {
+            None => {
+                self.run(true, |c| ok(c.cmd(&[b"EXPIRE", &key, ttl.as_bytes()])?))?;
+            }
+            Some(held) => {
+                let lock_key = self.lock_key(id);
+                let args: [&[u8]; 2] = [&held.token, ttl.as_bytes()];
+                self.run(true, |c| eval(c, &scripts().touch_unlock, &[&key, &lock_key], &args))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn unlock(&mut self, id: &str) -> Result<(), StoreError> {
+        let Some(held) = self.take_lock_for(id) else { return Ok(()) };
+        let key = self.key(id);
+        let lock_key = self.lock_key(id);
+        let args: [&[u8]; 1] = [&held.token];
+        self.run(true, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &args))?;
+        Ok(())
+    }
+
+    fn destroy(&mut self, id: &str) -> Result<(), StoreError> {
+        let key = self.key(id);
+        match self.take_lock_for(id) {
+            None => {
+                self.run(true, |c| ok(c.cmd(&[b"DEL", &key])?))?;
+            }
+            Some(held) => {
+                let lock_key = self.lock_key(id);
+                let args: [&[u8]; 1] = [&held.token];
+                self.run(true, |c| eval(c, &scripts().destroy, &[&key, &lock_key], &args))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
+        let key = self.key(id);
+        match self.run(true, |c| ok(c.cmd(&[b"EXISTS", &key])?))? {
+            Reply::Int(n) => Ok(n > 0),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn gc(&mut self, _max_lifetime_secs: u64) -> Result<u64, StoreError> {
+        // Redis expires keys itself (EX on every write): nothing is left for gc to delete.
+        Ok(0)
+    }
+
+    fn held_lock(&self) -> Option<&str> {
+        self.lock.as_ref().map(|l| l.id.as_str())
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats { round_trips: self.round_trips(), last_lock_wait: self.last_lock_wait, lock_failures: self.lock_failures }
+    }
+
+    fn disconnect(&mut self) {
+        self.drop_conn();
+    }
+}
+
+#[cfg(test)]
+mod tests;

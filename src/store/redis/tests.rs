@@ -1,0 +1,208 @@
+//! Against the real Redis named by CANNON_REDIS_DSN (default redis://127.0.0.1:6379/0).
+use super::*;
+use crate::config::parse_dsn;
+use std::net::TcpListener;
+
+fn dsn() -> String {
+    std::env::var("CANNON_REDIS_DSN").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+fn store_with(opts: &str) -> RedisStore {
+    let sep = if dsn().contains('?') { "&" } else { "?" };
+    let cfg = parse_dsn(&format!("{}{}{}", dsn(), sep, opts)).unwrap();
+    RedisStore::new(&cfg, "cannon_rust_test:").unwrap()
+}
+
+fn store() -> RedisStore {
+    store_with("timeout=2")
+}
+
+fn fresh_id(tag: &str) -> String {
+    format!("{tag}-{}", crate::id::generate(24).unwrap())
+}
+
+#[test]
+fn round_trip_binary_and_missing() {
+    let mut s = store();
+    let id = fresh_id("rt");
+    assert_eq!(s.read(&id, false).unwrap(), None);
+    let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    s.write(&id, &data, 60).unwrap();
+    assert_eq!(s.read(&id, false).unwrap(), Some(data));
+    assert!(s.exists(&id).unwrap());
+    s.destroy(&id).unwrap();
+    assert!(!s.exists(&id).unwrap());
+    assert_eq!(s.read(&id, false).unwrap(), None);
+}
+
+#[test]
+fn eight_megabytes() {
+    let mut s = store();
+    let id = fresh_id("big");
+    let data: Vec<u8> = (0..8 * 1024 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    s.write(&id, &data, 60).unwrap();
+    assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&data[..]));
+    s.touch(&id, 60).unwrap();
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn too_large_is_refused_and_old_data_kept() {
+    let mut s = store_with("max_size=2048");
+    let id = fresh_id("max");
+    s.write(&id, b"old", 60).unwrap();
+    let err = s.write(&id, &vec![b'x'; 4096], 60).unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"old"[..]));
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn expiry_without_gc() {
+    let mut s = store();
+    let id = fresh_id("exp");
+    s.write(&id, b"x", 1).unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(s.read(&id, false).unwrap(), None);
+    assert_eq!(s.gc(1).unwrap(), 0);
+}
+
+#[test]
+fn touch_keeps_data_and_extends() {
+    let mut s = store();
+    let id = fresh_id("touch");
+    s.write(&id, b"keep", 2).unwrap();
+    s.touch(&id, 60).unwrap();
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"keep"[..]));
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn a_locked_cycle_is_two_round_trips() {
+    let mut s = store();
+    let id = fresh_id("rtt");
+    s.write(&id, b"v", 60).unwrap(); // warms the connection and loads nothing else
+    let before = s.round_trips();
+    assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v"[..]));
+    s.write(&id, b"w", 60).unwrap();
+    // EVALSHA can miss once per server (NOSCRIPT); run a second cycle to count the steady state.
+    let before2 = s.round_trips();
+    s.read(&id, true).unwrap();
+    s.write(&id, b"x", 60).unwrap();
+    assert!(s.round_trips() - before <= 4 + 2);
+    assert_eq!(s.round_trips() - before2, 2);
+    let before3 = s.round_trips();
+    s.read(&id, true).unwrap();
+    s.touch(&id, 60).unwrap();
+    assert_eq!(s.round_trips() - before3, 2);
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn lock_excludes_and_hands_over() {
+    let id = fresh_id("lock");
+    let mut a = store();
+    let mut b = store_with("lock_wait_timeout=0.3");
+    a.read(&id, true).unwrap();
+    assert_eq!(a.held_lock(), Some(id.as_str()));
+    let t = Instant::now();
+    let e = b.read(&id, true).unwrap_err();
+    assert!(matches!(e, StoreError::LockTimeout { .. }), "{e}");
+    assert!(t.elapsed() >= Duration::from_millis(290) && t.elapsed() < Duration::from_millis(800));
+    a.write(&id, b"from a", 60).unwrap();
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(b.read(&id, true).unwrap().as_deref(), Some(&b"from a"[..]));
+    b.unlock(&id).unwrap();
+    b.destroy(&id).unwrap();
+}
+
+#[test]
+fn concurrent_locked_increments_lose_nothing() {
+    let id = fresh_id("inc");
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let id = id.clone();
+            std::thread::spawn(move || {
+                let mut s = store();
+                for _ in 0..50 {
+                    let n: u64 = s
+                        .read(&id, true)
+                        .unwrap()
+                        .map(|b| String::from_utf8(b).unwrap().parse().unwrap())
+                        .unwrap_or(0);
+                    s.write(&id, (n + 1).to_string().as_bytes(), 60).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut s = store();
+    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"200"[..]));
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn an_expired_lock_taken_by_another_refuses_the_late_write() {
+    let id = fresh_id("late");
+    let mut slow = store_with("lock_ttl=0.2");
+    let mut next = store();
+    slow.write(&id, b"v0", 60).unwrap();
+    slow.read(&id, true).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    next.read(&id, true).unwrap();
+    next.write(&id, b"v-next", 60).unwrap();
+    assert!(matches!(slow.write(&id, b"v-slow", 60), Err(StoreError::LockLost)));
+    assert_eq!(next.read(&id, false).unwrap().as_deref(), Some(&b"v-next"[..]));
+
+    // Expired but nobody else came: the write goes through.
+    slow.read(&id, true).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    slow.write(&id, b"v-alone", 60).unwrap();
+    assert_eq!(next.read(&id, false).unwrap().as_deref(), Some(&b"v-alone"[..]));
+    next.destroy(&id).unwrap();
+}
+
+#[test]
+fn unreachable_fails_fast() {
+    let cfg = parse_dsn("redis://127.0.0.1:1?connect_timeout=0.5").unwrap();
+    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let t = Instant::now();
+    assert!(matches!(s.read("abc", false), Err(StoreError::Connection(_))));
+    assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let cfg = parse_dsn(&format!("redis://127.0.0.1:{port}?timeout=0.3")).unwrap();
+    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let t = Instant::now();
+    let e = s.read("abc", true).unwrap_err();
+    assert!(matches!(e, StoreError::Timeout(_)), "{e}");
+    assert!(t.elapsed() < Duration::from_millis(1000), "{:?}", t.elapsed());
+    drop(l);
+}
+
+#[test]
+fn reconnects_after_the_server_closed_the_connection() {
+    let mut s = store();
+    let id = fresh_id("reco");
+    s.write(&id, b"a", 60).unwrap();
+    // Kill every connection of ours from another client, as a Redis restart would.
+    let mut admin = store();
+    admin.run(false, |c| ok(c.cmd(&[b"CLIENT", b"KILL", b"TYPE", b"normal", b"SKIPME", b"yes"])?)).unwrap();
+    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"a"[..]));
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn wrong_password_is_an_error_without_the_password() {
+    let cfg = parse_dsn(&format!("{}?prefix=x:", dsn().replace("redis://", "redis://:hunter2secret@"))).unwrap();
+    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let e = s.read("abc", false).unwrap_err();
+    assert!(!e.to_string().contains("hunter2secret"), "{e}");
+}
