@@ -41,6 +41,8 @@ pub struct Handler {
     store_key: String,
     default_prefix: &'static str,
     pub locking: bool,
+    /// This request only reads (`read_and_close`, read-only Session): never lock, never wait.
+    pub read_only_request: bool,
     /// Data read by `validate_id` for the read that follows it (strict mode costs no extra trip).
     prefetched: Option<(String, Option<Vec<u8>>)>,
     /// Set when the lock could not be had and the policy is read-only: writes are skipped.
@@ -59,7 +61,7 @@ impl Handler {
             crate::config::Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
         };
         let store_key = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
-        Handler { cfg, store_key, default_prefix, locking, prefetched: None, read_only: None, notices: Vec::new() }
+        Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, notices: Vec::new() }
     }
 
     pub fn config(&self) -> &Config {
@@ -101,7 +103,7 @@ impl Handler {
     /// Reads with the configured locking; `None` when the session does not exist.
     pub fn fetch(&mut self, id: &str) -> Result<Option<Vec<u8>>, HandlerError> {
         self.read_only = None;
-        let lock = self.locking;
+        let lock = self.locking && !self.read_only_request;
         match self.with_store(|s| s.read(id, lock)) {
             Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
                 if self.cfg.lock_fail == LockFailPolicy::ReadOnly =>

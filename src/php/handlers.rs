@@ -90,6 +90,7 @@ macro_rules! handler_class {
             }
             /// The backend comes from the constructor; PHP's save path is ignored.
             pub fn open(&mut self, _path: String, _name: String) -> bool {
+                self.core.h.read_only_request = super::request::read_and_close();
                 true
             }
             pub fn close(&mut self) -> PhpResult<bool> {

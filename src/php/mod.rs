@@ -11,6 +11,7 @@ mod info;
 mod ini;
 mod native;
 mod options;
+mod request;
 mod serializer;
 mod session;
 

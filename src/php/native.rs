@@ -143,7 +143,8 @@ unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name:
                 if !(*mod_data).is_null() {
                     drop(Box::from_raw((*mod_data).cast::<Handler>()));
                 }
-                let h = Box::new(Handler::new(cfg, NATIVE_PREFIX, ini::locking()));
+                let mut h = Box::new(Handler::new(cfg, NATIVE_PREFIX, ini::locking()));
+                h.read_only_request = super::request::read_and_close();
                 *mod_data = Box::into_raw(h).cast();
                 SUCCESS
             }

@@ -119,10 +119,9 @@ impl Target {
                     secs(self.connect_timeout),
                     secs(self.timeout)
                 )),
-                Stage::Query => StoreError::Connection(format!(
-                    "MySQL at {ep} did not answer within {}",
-                    secs(self.timeout)
-                )),
+                Stage::Query => {
+                    StoreError::Connection(format!("MySQL at {ep} did not answer within {}", secs(self.timeout)))
+                }
             },
             MyError::DriverError(DriverError::CouldNotConnect(Some((_, desc, _)))) => {
                 StoreError::Connection(format!("cannot connect to MySQL at {ep}: {desc}"))
@@ -130,29 +129,24 @@ impl Target {
             MyError::DriverError(DriverError::CouldNotConnect(None)) => {
                 StoreError::Connection(format!("cannot connect to MySQL at {ep}: no address"))
             }
-            MyError::IoError(io) => match stage {
-                Stage::Connect => {
-                    StoreError::Connection(format!("cannot connect to MySQL at {ep}: {}", io_text(io)))
+            MyError::IoError(_) | MyError::CodecError(_) => {
+                let what = match io_error(e) {
+                    Some(io) => io_text(io),
+                    None => e.to_string(),
+                };
+                match stage {
+                    Stage::Connect => StoreError::Connection(format!("cannot connect to MySQL at {ep}: {what}")),
+                    Stage::Query => StoreError::Connection(format!("lost the connection to MySQL at {ep}: {what}")),
                 }
-                Stage::Query => StoreError::Connection(format!(
-                    "lost the connection to MySQL at {ep}: {}",
-                    io_text(io)
-                )),
-            },
-            MyError::CodecError(c) => {
-                StoreError::Connection(format!("broken connection to MySQL at {ep}: {c}"))
             }
             MyError::DriverError(d) if is_broken(e) => match stage {
                 Stage::Connect => StoreError::Connection(format!("cannot connect to MySQL at {ep}: {d}")),
-                Stage::Query => {
-                    StoreError::Connection(format!("broken connection to MySQL at {ep}: {d}"))
-                }
+                Stage::Query => StoreError::Connection(format!("broken connection to MySQL at {ep}: {d}")),
             },
             MyError::DriverError(d) => StoreError::Server(format!("MySQL driver error: {d}")),
             MyError::UrlError(_) => StoreError::Connection(format!("invalid MySQL options for {ep}")),
             MyError::FromValueError(_) | MyError::FromRowError(_) => StoreError::Server(
-                "MySQL returned a value of an unexpected type (check the session table's column types)"
-                    .to_string(),
+                "MySQL returned a value of an unexpected type (check the session table's column types)".to_string(),
             ),
         };
         self.scrub(err)
@@ -172,8 +166,9 @@ impl Target {
     }
 }
 
+/// `0.5s`, `3s`.
 fn secs(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64()).replace(".000s", "s")
+    format!("{}s", d.as_secs_f64())
 }
 
 /// The OS's description without the driver's wrapping (which is harmless, but noisy).
@@ -188,9 +183,18 @@ fn io_text(e: &io::Error) -> String {
 /// retry would double the wait, but the connection is discarded (a late reply would desync it).
 pub(super) fn is_timeout(e: &MyError) -> bool {
     match e {
-        MyError::IoError(io) => matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock),
         MyError::DriverError(DriverError::Timeout | DriverError::ConnectTimeout) => true,
-        _ => false,
+        // A socket read/write timeout surfaces as EAGAIN (WouldBlock), bare or inside the codec.
+        _ => io_error(e).is_some_and(|io| matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)),
+    }
+}
+
+/// The I/O error behind `e`, whether the driver reports it bare or inside its packet codec.
+fn io_error(e: &MyError) -> Option<&io::Error> {
+    match e {
+        MyError::IoError(io) => Some(io),
+        MyError::CodecError(c) => std::error::Error::source(c).and_then(|s| s.downcast_ref::<io::Error>()),
+        _ => None,
     }
 }
 
@@ -239,16 +243,32 @@ mod tests {
     }
 
     fn server(code: u16, message: &str) -> MyError {
-        MyError::MySqlError(MySqlError { state: "HY000".into(), message: message.into(), code })
+        MyError::MySqlError(MySqlError {
+            state: "HY000".into(),
+            message: message.into(),
+            code,
+        })
     }
 
     #[test]
     fn classification() {
         let t = target("hunter22");
-        assert!(matches!(t.map(&server(1045, "Access denied"), Stage::Connect), StoreError::Connection(_)));
-        assert!(matches!(t.map(&server(1927, "Connection was killed"), Stage::Query), StoreError::Connection(_)));
-        assert!(matches!(t.map(&server(1062, "Duplicate"), Stage::Query), StoreError::Server(_)));
-        assert!(matches!(t.map(&server(1146, "no table"), Stage::Query), StoreError::Schema(_)));
+        assert!(matches!(
+            t.map(&server(1045, "Access denied"), Stage::Connect),
+            StoreError::Connection(_)
+        ));
+        assert!(matches!(
+            t.map(&server(1927, "Connection was killed"), Stage::Query),
+            StoreError::Connection(_)
+        ));
+        assert!(matches!(
+            t.map(&server(1062, "Duplicate"), Stage::Query),
+            StoreError::Server(_)
+        ));
+        assert!(matches!(
+            t.map(&server(1146, "no table"), Stage::Query),
+            StoreError::Schema(_)
+        ));
         let reset = MyError::IoError(io::Error::from(io::ErrorKind::ConnectionReset));
         assert!(is_retryable(&reset));
         let slow = MyError::IoError(io::Error::from(io::ErrorKind::WouldBlock));

@@ -90,7 +90,11 @@ impl MysqlStore {
             match get_lock(&mut conn, &name, wait) {
                 Ok(Some(true)) => {
                     conn.reset_connection(true);
-                    self.lock = Some(HeldLock { id: id.to_string(), name, conn: Some(conn) });
+                    self.lock = Some(HeldLock {
+                        id: id.to_string(),
+                        name,
+                        conn: Some(conn),
+                    });
                     self.stats.last_lock_wait = started.elapsed();
                     return Ok(());
                 }
@@ -101,7 +105,7 @@ impl MysqlStore {
                         self.stats.lock_failures += 1;
                         return Err(StoreError::LockTimeout {
                             id_prefix: id.chars().take(6).collect(),
-                            waited_ms: started.elapsed().as_millis() as u64,
+                            waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                         });
                     }
                     // A server that rounds fractional waits down to whole seconds answers at
@@ -135,7 +139,11 @@ impl MysqlStore {
         match get_lock(&mut conn, &name, Duration::ZERO) {
             Ok(Some(true)) => {
                 conn.reset_connection(true);
-                self.lock = Some(HeldLock { id: id.to_string(), name, conn: Some(conn) });
+                self.lock = Some(HeldLock {
+                    id: id.to_string(),
+                    name,
+                    conn: Some(conn),
+                });
                 Ok(())
             }
             Ok(Some(false)) => {

@@ -144,7 +144,9 @@ impl MysqlStore {
                 take(self)?;
             }
             let Some(conn) = self.lock.as_mut().and_then(|l| l.conn.as_mut()) else {
-                return Err(StoreError::Server("internal error: the lock's connection is missing".into()));
+                return Err(StoreError::Server(
+                    "internal error: the lock's connection is missing".into(),
+                ));
             };
             self.stats.round_trips += 1;
             match f(conn) {
@@ -192,7 +194,13 @@ impl MysqlStore {
         let row = self.with_lock_conn(
             id,
             |s| s.acquire_lock(id, started, deadline),
-            |c| if fits { c.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,)) } else { Ok(None) },
+            |c| {
+                if fits {
+                    c.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,))
+                } else {
+                    Ok(None)
+                }
+            },
         )?;
         Ok(row.map(Option::unwrap_or_default))
     }
@@ -261,7 +269,10 @@ impl MysqlStore {
     /// The server thread id of the lock's connection (tests kill it to simulate failures).
     #[cfg(test)]
     fn lock_connection_id(&self) -> Option<u32> {
-        self.lock.as_ref().and_then(|l| l.conn.as_ref()).map(|c| c.connection_id())
+        self.lock
+            .as_ref()
+            .and_then(|l| l.conn.as_ref())
+            .map(|c| c.connection_id())
     }
 
     /// The server thread id of the connection the next statement would use.
@@ -294,7 +305,10 @@ impl SessionStore for MysqlStore {
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
         // Checked before anything is sent; the stored data stays as it was.
         let result = if data.len() > self.max_size {
-            Err(StoreError::TooLarge { size: data.len(), max: self.max_size })
+            Err(StoreError::TooLarge {
+                size: data.len(),
+                max: self.max_size,
+            })
         } else {
             self.write_inner(id, data, ttl_secs)
         };

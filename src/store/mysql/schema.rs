@@ -2,6 +2,7 @@
 //! or the older `id INT AUTO_INCREMENT` layout with the columns added) can hold sessions. When it
 //! cannot, the error names the exact statement to run.
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use ::mysql::prelude::Queryable;
 use ::mysql::{PooledConn, Result as MyResult};
@@ -80,15 +81,17 @@ pub(super) fn inspect(conn: &mut PooledConn, db: &str, table: &str, max_size: us
     let columns: Vec<Column> = conn
         .exec::<ColumnRow, _, _>(COLUMNS, (table,))?
         .into_iter()
-        .map(|(name, data_type, column_type, max_len, nullable, default, extra)| Column {
-            name,
-            data_type: data_type.to_ascii_lowercase(),
-            column_type,
-            max_len,
-            nullable: nullable.eq_ignore_ascii_case("YES"),
-            default,
-            extra: extra.to_ascii_lowercase(),
-        })
+        .map(
+            |(name, data_type, column_type, max_len, nullable, default, extra)| Column {
+                name,
+                data_type: data_type.to_ascii_lowercase(),
+                column_type,
+                max_len,
+                nullable: nullable.eq_ignore_ascii_case("YES"),
+                default,
+                extra: extra.to_ascii_lowercase(),
+            },
+        )
         .collect();
     if columns.is_empty() {
         return Ok(Inspection::Missing);
@@ -98,7 +101,14 @@ pub(super) fn inspect(conn: &mut PooledConn, db: &str, table: &str, max_size: us
     Ok(judge(db, table, &columns, &indexes, max_size, max_packet))
 }
 
-fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_size: usize, max_packet: u64) -> Inspection {
+fn judge(
+    db: &str,
+    table: &str,
+    columns: &[Column],
+    indexes: &[IndexRow],
+    max_size: usize,
+    max_packet: u64,
+) -> Inspection {
     let col = |name: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name));
     let mut problems: Vec<String> = Vec::new();
     let mut clauses: Vec<String> = Vec::new();
@@ -123,7 +133,12 @@ fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_si
             problems.push("it has no data column".into());
             clauses.push("ADD COLUMN data LONGBLOB NOT NULL".into());
         }
-        Some(c) if !matches!(c.data_type.as_str(), "tinyblob" | "blob" | "mediumblob" | "longblob" | "varbinary") => {
+        Some(c)
+            if !matches!(
+                c.data_type.as_str(),
+                "tinyblob" | "blob" | "mediumblob" | "longblob" | "varbinary"
+            ) =>
+        {
             problems.push(format!("its data column is {} (session data is binary)", c.column_type));
             clauses.push("MODIFY COLUMN data LONGBLOB NOT NULL".into());
         }
@@ -157,7 +172,10 @@ fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_si
             clauses.push("ADD COLUMN expires_at BIGINT UNSIGNED NOT NULL DEFAULT 0".into());
         }
         Some(c) if !matches!(c.data_type.as_str(), "bigint" | "int") => {
-            problems.push(format!("its expires_at column is {} (it holds unix seconds)", c.column_type));
+            problems.push(format!(
+                "its expires_at column is {} (it holds unix seconds)",
+                c.column_type
+            ));
             clauses.push("MODIFY COLUMN expires_at BIGINT UNSIGNED NOT NULL DEFAULT 0".into());
         }
         Some(_) => {}
@@ -169,9 +187,9 @@ fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_si
         by_index.entry(row.0.as_str()).or_default().push(row);
     }
     let is_col = |row: &IndexRow, name: &str| row.3.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(name));
-    let unique_id = by_index.values().any(|rows| {
-        rows.len() == 1 && rows[0].1 == 0 && is_col(rows[0], "session_id") && rows[0].4.is_none()
-    });
+    let unique_id = by_index
+        .values()
+        .any(|rows| rows.len() == 1 && rows[0].1 == 0 && is_col(rows[0], "session_id") && rows[0].4.is_none());
     let expiry_index = indexes.iter().any(|row| row.2 == 1 && is_col(row, "expires_at"));
     if !unique_id {
         problems.push(
@@ -188,14 +206,23 @@ fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_si
     // Columns we do not write must take care of themselves.
     let ours = ["session_id", "data", "last_activity", "expires_at"];
     let mut fixes: Vec<String> = Vec::new();
-    for c in columns.iter().filter(|c| !ours.iter().any(|o| c.name.eq_ignore_ascii_case(o))) {
-        let fills_itself = c.nullable
-            || c.default.is_some()
-            || c.extra.contains("auto_increment")
-            || c.extra.contains("generated");
+    for c in columns
+        .iter()
+        .filter(|c| !ours.iter().any(|o| c.name.eq_ignore_ascii_case(o)))
+    {
+        let fills_itself =
+            c.nullable || c.default.is_some() || c.extra.contains("auto_increment") || c.extra.contains("generated");
         if !fills_itself {
-            problems.push(format!("its column `{}` is NOT NULL without a default, so rows cannot be inserted", c.name));
-            fixes.push(format!("ALTER TABLE {} MODIFY COLUMN `{}` {} NULL;", quote(table), c.name, c.column_type));
+            problems.push(format!(
+                "its column `{}` is NOT NULL without a default, so rows cannot be inserted",
+                c.name
+            ));
+            fixes.push(format!(
+                "ALTER TABLE {} MODIFY COLUMN `{}` {} NULL;",
+                quote(table),
+                c.name,
+                c.column_type
+            ));
         }
     }
 
@@ -211,7 +238,7 @@ fn judge(db: &str, table: &str, columns: &[Column], indexes: &[IndexRow], max_si
         problems.join("; ")
     );
     if !clauses.is_empty() {
-        msg.push_str(&format!("\n  ALTER TABLE {} {};", quote(table), clauses.join(", ")));
+        let _ = write!(msg, "\n  ALTER TABLE {} {};", quote(table), clauses.join(", "));
     }
     for f in fixes {
         msg.push_str("\n  ");

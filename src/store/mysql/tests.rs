@@ -31,7 +31,9 @@ fn store(t: &Table, extra: &str) -> MysqlStore {
 /// A plain connection for setting up tables and killing connections.
 fn admin() -> Conn {
     let cfg = config("x", "");
-    let Backend::Mysql(m) = &cfg.backend else { panic!("not mysql") };
+    let Backend::Mysql(m) = &cfg.backend else {
+        panic!("not mysql")
+    };
     Conn::new(conn::opts(m, &cfg)).expect("admin connection to the test MariaDB")
 }
 
@@ -42,13 +44,19 @@ struct Table {
 
 impl Table {
     fn new(test: &str) -> Table {
-        let t = Table { name: format!("cs_t_{test}_{}", std::process::id()) };
-        admin().query_drop(format!("DROP TABLE IF EXISTS `{}`", t.name)).expect("drop");
+        let t = Table {
+            name: format!("cs_t_{test}_{}", std::process::id()),
+        };
+        admin()
+            .query_drop(format!("DROP TABLE IF EXISTS `{}`", t.name))
+            .expect("drop");
         t
     }
 
     fn sql(&self, sql: &str) {
-        admin().query_drop(sql.replace("{t}", &format!("`{}`", self.name))).expect(sql);
+        admin()
+            .query_drop(sql.replace("{t}", &format!("`{}`", self.name)))
+            .expect(sql);
     }
 }
 
@@ -107,7 +115,9 @@ fn eight_megabytes() {
     let t = Table::new("big");
     let mut s = store(&t, "");
     let id = sid("big");
-    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     s.read(&id, true).unwrap();
     s.write(&id, &data, 60).unwrap();
     let back = s.read(&id, true).unwrap().unwrap();
@@ -203,7 +213,11 @@ fn too_large_is_refused_and_old_data_kept() {
         Err(StoreError::TooLarge { size: 1025, max: 1024 }) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(s.held_lock(), None, "the lock is released even when the write is refused");
+    assert_eq!(
+        s.held_lock(),
+        None,
+        "the lock is released even when the write is refused"
+    );
     assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"old"[..]));
     other.unlock(&id).unwrap();
     s.write(&id, &[7u8; 1024], 60).unwrap();
@@ -291,8 +305,13 @@ fn seed_table_gets_alter_advice_that_works() {
         other => panic!("{other:?}"),
     };
     assert_eq!(s.held_lock(), None);
-    let start = msg.find("ALTER TABLE").unwrap_or_else(|| panic!("no ALTER TABLE in: {msg}"));
-    let end = msg[start..].find(';').map(|e| start + e).unwrap_or_else(|| panic!("{msg}"));
+    let start = msg
+        .find("ALTER TABLE")
+        .unwrap_or_else(|| panic!("no ALTER TABLE in: {msg}"));
+    let end = msg[start..]
+        .find(';')
+        .map(|e| start + e)
+        .unwrap_or_else(|| panic!("{msg}"));
     let alter = &msg[start..end];
     assert!(alter.contains("ADD COLUMN data LONGBLOB NOT NULL"), "{alter}");
     assert!(alter.contains("ADD COLUMN expires_at"), "{alter}");
@@ -318,7 +337,10 @@ fn wrong_column_types_are_reported() {
         Err(StoreError::Schema(m)) => {
             assert!(m.contains("MODIFY COLUMN data LONGBLOB NOT NULL"), "{m}");
             assert!(m.contains("MODIFY COLUMN expires_at BIGINT UNSIGNED"), "{m}");
-            assert!(m.contains("MODIFY COLUMN `extra` int(11) NULL") || m.contains("MODIFY COLUMN `extra` int NULL"), "{m}");
+            assert!(
+                m.contains("MODIFY COLUMN `extra` int(11) NULL") || m.contains("MODIFY COLUMN `extra` int NULL"),
+                "{m}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -353,7 +375,11 @@ fn lock_timeout_then_handoff() {
     assert_eq!(a.held_lock(), None);
     let started = Instant::now();
     assert_eq!(b.read(&id, true).unwrap().as_deref(), Some(&b"from a"[..]));
-    assert!(started.elapsed() < Duration::from_millis(100), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
     b.write(&id, b"from b", 60).unwrap();
     assert_eq!(a.read(&id, true).unwrap().as_deref(), Some(&b"from b"[..]));
     a.unlock(&id).unwrap();
@@ -426,7 +452,11 @@ fn unreachable_server_fails_fast_without_the_password() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(s.held_lock(), None);
 }
 
@@ -445,7 +475,11 @@ fn silent_server_times_out() {
         Err(e @ StoreError::Connection(_)) => assert!(!e.to_string().contains("Sup3rSecretPw"), "{e}"),
         other => panic!("{other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     drop(listener);
 }
 
@@ -472,8 +506,12 @@ fn reconnects_after_the_server_closed_an_idle_connection() {
     let mut s = store(&t, "");
     let id = sid("rec");
     s.write(&id, b"v1", 60).unwrap();
-    kill(s.connection_id().unwrap());
+    let killed = s.connection_id().unwrap();
+    kill(killed);
+    let before = s.stats().round_trips;
     assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(s.stats().round_trips - before, 2, "one failed attempt, one retry");
+    assert_ne!(s.connection_id().unwrap(), killed);
     kill(s.connection_id().unwrap());
     s.write(&id, b"v2", 60).unwrap();
     kill(s.connection_id().unwrap());
@@ -508,10 +546,15 @@ fn write_after_the_lock_connection_died() {
     b.write(&id, b"v2", 60).unwrap();
     assert_eq!(a.read(&id, false).unwrap().as_deref(), Some(&b"v2"[..]));
 
-    // Killed between GET_LOCK and the SELECT of a locked read: the read takes it again.
+    // Other statements after the lock's connection died run on a fresh connection.
     a.read(&id, true).unwrap();
     kill(a.lock_connection_id().unwrap());
-    assert!(a.exists(&id).unwrap()); // runs on a fresh connection
+    assert!(a.exists(&id).unwrap());
+    assert_eq!(
+        a.held_lock(),
+        Some(id.as_str()),
+        "still recorded, to be re-taken by write"
+    );
     a.unlock(&id).unwrap();
     assert_eq!(b.read(&id, true).unwrap().as_deref(), Some(&b"v2"[..]));
     b.unlock(&id).unwrap();
@@ -557,36 +600,66 @@ fn relocking_and_switching_ids() {
 
 #[test]
 fn not_a_mysql_config() {
-    assert!(matches!(MysqlStore::new(&Config::redis_default()), Err(StoreError::Schema(_))));
+    assert!(matches!(
+        MysqlStore::new(&Config::redis_default()),
+        Err(StoreError::Schema(_))
+    ));
 }
 
 #[test]
-fn zz_debug_messages() {
-    let t = Table::new("dbg");
-    t.sql("CREATE TABLE {t} (id INT AUTO_INCREMENT PRIMARY KEY, session_id VARCHAR(255), last_activity DATETIME) ENGINE=InnoDB");
-    let mut s = MysqlStore::new(&config(&t.name, "")).unwrap();
-    eprintln!("SCHEMA: {}", s.read("abc", false).unwrap_err());
-    let mut s = MysqlStore::new(&config("nonexistent_tbl", "")).unwrap();
-    eprintln!("MISSING: {}", s.read("abc", false).unwrap_err());
-    let cfg = parse_dsn("mysql://someone:Sup3rSecretPw@127.0.0.1:1/test?connect_timeout=0.5&timeout=0.5").unwrap();
-    eprintln!("UNREACH: {}", MysqlStore::new(&cfg).unwrap().read("abc", false).unwrap_err());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let cfg = parse_dsn(&format!("mysql://someone:Sup3rSecretPw@127.0.0.1:{port}/test?connect_timeout=0.5&timeout=0.5")).unwrap();
-    eprintln!("SILENT: {}", MysqlStore::new(&cfg).unwrap().read("abc", false).unwrap_err());
-    let cfg = parse_dsn("mysql://someone:Sup3rSecretPw@10.255.255.1:3306/test?connect_timeout=0.5&timeout=0.5").unwrap();
-    let st = Instant::now();
-    eprintln!("BLACKHOLE: {} after {:?}", MysqlStore::new(&cfg).unwrap().read("abc", false).unwrap_err(), st.elapsed());
-    let cfg = parse_dsn("mysql://someone:Sup3rSecretPw@no-such-host.invalid:3306/test?connect_timeout=0.5&timeout=0.5").unwrap();
-    eprintln!("DNS: {}", MysqlStore::new(&cfg).unwrap().read("abc", false).unwrap_err());
-    let mut s = store(&t, "");
-    let _ = s.read("x", false);
-    let t2 = Table::new("dbg2");
-    let mut s = store(&t2, "");
+fn a_slow_statement_times_out_and_its_connection_is_not_reused() {
+    let t = Table::new("slow");
+    let mut s = store(&t, "&timeout=0.5");
     s.write("abc", b"1", 60).unwrap();
-    let c1 = s.connection_id().unwrap();
-    kill(c1);
+    let started = Instant::now();
+    match s.with_conn(|c| c.query_drop("SELECT SLEEP(1.5)")) {
+        Err(StoreError::Connection(m)) => assert!(m.contains("did not answer within 0.5s"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Not retried (that would only double the wait).
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
+    // The late reply must not be taken for the answer to the next statement.
+    thread::sleep(Duration::from_millis(1200));
+    assert_eq!(s.read("abc", false).unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(s.with_conn(|c| c.query_first::<i64, _>("SELECT 42")).unwrap(), Some(42));
+}
+
+#[test]
+fn payload_above_max_allowed_packet_is_refused_before_sending() {
+    let t = Table::new("pkt");
+    let mut s = store(&t, "");
+    s.write("abc", b"old", 60).unwrap();
+    // Pretend the server allows 4 KB packets.
+    if let Some(schema) = s.schema.as_mut() {
+        schema.max_packet = 4096;
+    }
     let rt = s.stats().round_trips;
-    s.read("abc", false).unwrap();
-    eprintln!("RECONNECT: round trips for read after kill: {}, conn {} -> {}", s.stats().round_trips - rt, c1, s.connection_id().unwrap());
+    match s.write("abc", &[1u8; 5000], 60) {
+        Err(StoreError::Server(m)) => assert!(m.contains("max_allowed_packet"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.stats().round_trips, rt, "nothing was sent");
+    assert_eq!(s.read("abc", false).unwrap().as_deref(), Some(&b"old"[..]));
+}
+
+#[test]
+fn kill_during_a_locked_read_takes_the_lock_again() {
+    let t = Table::new("klr");
+    let mut a = store(&t, "");
+    let mut b = store(&t, "&lock_wait_timeout=0.3");
+    let id = sid("klr");
+    a.write(&id, b"v", 60).unwrap();
+    a.read(&id, true).unwrap();
+    let first = a.lock_connection_id().unwrap();
+    a.unlock(&id).unwrap();
+    // The idle pooled connection dies; the next locked read retries GET_LOCK on a fresh one.
+    kill(first);
+    assert_eq!(a.read(&id, true).unwrap().as_deref(), Some(&b"v"[..]));
+    assert_ne!(a.lock_connection_id(), Some(first));
+    assert!(matches!(b.read(&id, true), Err(StoreError::LockTimeout { .. })));
+    a.write(&id, b"w", 60).unwrap();
 }
