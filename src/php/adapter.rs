@@ -79,8 +79,9 @@ impl Adapter {
         s.handler.destroy(id_of(&id)).map_err(|e| from_handler(&e)).map(|_| true)
     }
 
-    pub fn gc(&self, max_lifetime: i64) -> PhpResult<i64> {
+    #[allow(non_snake_case)]
+    pub fn gc(&self, maxLifetime: i64) -> PhpResult<i64> {
         let mut s = self.shared.try_borrow_mut().map_err(|_| "session adapter is busy")?;
-        s.handler.gc(max_lifetime.max(0) as u64).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)
+        s.handler.gc(maxLifetime.max(0) as u64).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)
     }
 }

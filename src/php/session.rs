@@ -409,8 +409,11 @@ impl Session {
 
     /// Moves the session to a fresh id (after login, to defeat fixation) and returns it. With
     /// `$deleteOld`, the old session is deleted; otherwise it keeps its data as of start.
-    pub fn regenerate(self_: &mut ZendClassObject<Session>, delete_old: Option<bool>) -> PhpResult<String> {
-        let delete_old = delete_old.unwrap_or(true);
+    /// (The parameter is camelCase because PHP code passes it by name: `regenerate(deleteOld: false)`.)
+    #[allow(non_snake_case)]
+    #[php(defaults(deleteOld = true))]
+    pub fn regenerate(self_: &mut ZendClassObject<Session>, deleteOld: Option<bool>) -> PhpResult<String> {
+        let delete_old = deleteOld.unwrap_or(true);
         let new_id = self_.new_id()?;
         if let Some(old) = self_.id.clone() {
             let mut st = self_.store()?;
@@ -433,9 +436,10 @@ impl Session {
     }
 
     /// Deletes expired sessions; returns how many (Redis expires keys itself: 0).
-    pub fn gc(&self, max_lifetime: Option<i64>) -> PhpResult<i64> {
+    #[allow(non_snake_case)]
+    pub fn gc(&self, maxLifetime: Option<i64>) -> PhpResult<i64> {
         let mut st = self.store()?;
-        let max = max_lifetime.map(|m| m.max(0) as u64).unwrap_or(st.ttl);
+        let max = maxLifetime.map(|m| m.max(0) as u64).unwrap_or(st.ttl);
         st.handler.gc(max).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)
     }
 }

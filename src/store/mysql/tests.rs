@@ -410,7 +410,7 @@ fn waiter_gets_the_lock_as_soon_as_it_is_released() {
     assert!(got.duration_since(started) >= Duration::from_millis(1200));
     // `got` can precede `released` (the lock is freed inside write()); either way it is close.
     let gap = if got > released { got - released } else { released - got };
-    assert!(gap < Duration::from_millis(50), "handed over after {gap:?}");
+    assert!(gap < Duration::from_millis(100), "handed over after {gap:?}");
 }
 
 #[test]
