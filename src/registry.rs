@@ -41,3 +41,29 @@ pub fn with_store<T, E: From<StoreError>>(
         f(entry.store.as_mut())
     })
 }
+
+/// Runs `f` on every store this process built (skipping those inherited across a fork).
+pub fn for_each(mut f: impl FnMut(&mut dyn SessionStore)) {
+    let pid = std::process::id();
+    STORES.with(|cell| {
+        if let Ok(mut map) = cell.try_borrow_mut() {
+            for e in map.values_mut().filter(|e| e.pid == pid) {
+                f(e.store.as_mut());
+            }
+        }
+    });
+}
+
+/// Releases every lock still held at the end of a request: a request that ended by exit(), a
+/// fatal error or memory exhaustion may never have reached its handler's close().
+pub fn release_all_locks() -> usize {
+    let mut released = 0;
+    for_each(|s| {
+        if let Some(id) = s.held_lock().map(str::to_string) {
+            if s.unlock(&id).is_ok() {
+                released += 1;
+            }
+        }
+    });
+    released
+}

@@ -65,9 +65,10 @@ final class FakeServer
      * A private redis-server on a free loopback port, in its own temporary directory, keeping
      * nothing on disk (--save "" --appendonly no) unless $extraArgs sets those. Waits for PONG.
      * @param list<string> $extraArgs e.g. ['--maxmemory', '1mb']
+     * @param int $port a fixed port (e.g. to restart a stopped server where clients expect it); 0 = any free port
      * @return array{port:int, pid:int, dir:string}
      */
-    public static function startRedis(array $extraArgs = []): array
+    public static function startRedis(array $extraArgs = [], int $port = 0): array
     {
         $bin = self::findBinary('redis-server');
         $defaults = [];
@@ -79,8 +80,9 @@ final class FakeServer
         }
 
         $lastError = '';
+        $fixedPort = $port;
         for ($attempt = 0; $attempt < 3; $attempt++) {
-            $port = FreePort::get();
+            $port = $fixedPort > 0 ? $fixedPort : FreePort::get();
             $dir = PhpProcess::tempDir('cannon-redis-');
             $cmd = array_merge(
                 [$bin, '--port', (string) $port, '--bind', '127.0.0.1', '--dir', $dir,

@@ -1,4 +1,7 @@
 //! `Cannon\Session\Adapter`: CannonPHP's storage adapter, arrays in and out by session id.
+// PHP parameter names are the Rust parameter names, and PHP callers pass them by name
+// (`regenerate(deleteOld: false)`): they are camelCase like the rest of the PHP API.
+#![allow(non_snake_case)]
 use super::exceptions::{from_config, from_handler};
 use super::options;
 use super::serializer;
@@ -79,7 +82,6 @@ impl Adapter {
         s.handler.destroy(id_of(&id)).map_err(|e| from_handler(&e)).map(|_| true)
     }
 
-    #[allow(non_snake_case)]
     pub fn gc(&self, maxLifetime: i64) -> PhpResult<i64> {
         let mut s = self.shared.try_borrow_mut().map_err(|_| "session adapter is busy")?;
         s.handler.gc(maxLifetime.max(0) as u64).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)

@@ -34,15 +34,23 @@ pub extern "C" fn startup(_ty: i32, module_number: i32) -> i32 {
     r.unwrap_or(-1)
 }
 
+/// After every module's request shutdown (ext/session's included, which writes and closes the
+/// session): release any lock a request left behind, however it ended.
+pub extern "C" fn post_deactivate() -> i32 {
+    let _ = std::panic::catch_unwind(crate::registry::release_all_locks);
+    0
+}
+
 #[php_module]
 #[php(startup = "startup")]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     // A panic inside a method already becomes a PHP Error; keep it off stderr.
-    //HOOK std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|_| {}));
     module
         .class::<handlers::RedisHandler>()
         .class::<handlers::DatabaseHandler>()
         .class::<adapter::Adapter>()
         .class::<session::Session>()
         .info_function(info::php_info)
+        .post_deactivate_function(post_deactivate)
 }

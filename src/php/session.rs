@@ -2,6 +2,9 @@
 //!
 //! `data` is a real PHP property (declared by `declare_data`), so `$s->data['a']['b'] = 1` and
 //! `$s->data[] = 1` work; it is read back from the object's property table on close.
+// PHP parameter names are the Rust parameter names, and PHP callers pass them by name
+// (`regenerate(deleteOld: false)`): they are camelCase like the rest of the PHP API.
+#![allow(non_snake_case)]
 use super::adapter::{Adapter, Shared, Store, SESSION_PREFIX};
 use super::cookie::{self, CookieSettings};
 use super::exceptions::{exception, from_config, from_handler, Kind};
@@ -199,6 +202,8 @@ pub struct Session {
     started: bool,
     /// The encoded data as read at start, to tell whether `data` changed.
     original: Option<Vec<u8>>,
+    /// Started read-only: no lock taken, close() writes nothing.
+    read_only: bool,
     shutdown_registered: bool,
 }
 
@@ -239,6 +244,7 @@ impl Session {
             id: None,
             started: false,
             original: None,
+            read_only: false,
             shutdown_registered: false,
         })
     }
@@ -296,7 +302,7 @@ impl Session {
         let autostart = settings.autostart;
         let mut obj = ZendClassObject::new(Session::new_from(settings)?);
         if autostart {
-            Session::start(&mut obj, None)?;
+            Session::start(&mut obj, None, None)?;
         }
         Ok(obj)
     }
@@ -320,11 +326,15 @@ impl Session {
     }
 
     /// Starts (or resumes) the session and returns its id. Without `$id`, the id comes from the
-    /// cookie. A missing, malformed or unknown id starts a new session with a fresh id.
-    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<String>) -> PhpResult<String> {
+    /// cookie. A missing, malformed or unknown id starts a new session with a fresh id. With
+    /// `$readOnly`, no lock is taken (nor waited for) and close() saves nothing.
+    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<String>, read_only: Option<bool>) -> PhpResult<String> {
         if self_.started {
             return Ok(self_.id.clone().unwrap_or_default());
         }
+        let read_only = read_only.unwrap_or(false);
+        self_.read_only = read_only;
+        self_.store()?.handler.read_only_request = read_only;
         let wanted: Option<Vec<u8>> = match id {
             Some(i) => Some(i.into_bytes()),
             None => cookie::incoming(&self_.name),
@@ -376,6 +386,10 @@ impl Session {
             return Ok(true);
         }
         self_.started = false;
+        if self_.read_only {
+            self_.original = None;
+            return Ok(true);
+        }
         let Some(id) = self_.id.clone() else { return Ok(true) };
         let data = data_of(self_);
         let original = self_.original.take();
@@ -410,7 +424,6 @@ impl Session {
     /// Moves the session to a fresh id (after login, to defeat fixation) and returns it. With
     /// `$deleteOld`, the old session is deleted; otherwise it keeps its data as of start.
     /// (The parameter is camelCase because PHP code passes it by name: `regenerate(deleteOld: false)`.)
-    #[allow(non_snake_case)]
     #[php(defaults(deleteOld = true))]
     pub fn regenerate(self_: &mut ZendClassObject<Session>, deleteOld: Option<bool>) -> PhpResult<String> {
         let delete_old = deleteOld.unwrap_or(true);
@@ -435,8 +448,21 @@ impl Session {
         Ok(new_id)
     }
 
+    /// How the last lock wait went, for the application's own metrics: `lock_wait_ms` (the
+    /// last locked read's wait), `lock_failures` (waits that timed out in this process) and
+    /// `round_trips` (to the backend, in this process).
+    pub fn lock_stats(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        let st = self.store()?;
+        let stats = st.handler.stats();
+        let mut out = ZendHashTable::new();
+        let err = |e: ext_php_rs::error::Error| exception(Kind::Session, e.to_string());
+        out.insert("lock_wait_ms", stats.last_lock_wait.as_secs_f64() * 1000.0).map_err(err)?;
+        out.insert("lock_failures", stats.lock_failures as i64).map_err(err)?;
+        out.insert("round_trips", stats.round_trips as i64).map_err(err)?;
+        Ok(out)
+    }
+
     /// Deletes expired sessions; returns how many (Redis expires keys itself: 0).
-    #[allow(non_snake_case)]
     pub fn gc(&self, maxLifetime: Option<i64>) -> PhpResult<i64> {
         let mut st = self.store()?;
         let max = maxLifetime.map(|m| m.max(0) as u64).unwrap_or(st.ttl);
