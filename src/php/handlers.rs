@@ -72,7 +72,7 @@ impl HandlerCore {
 }
 
 macro_rules! handler_class {
-    ($ty:ident, $php_name:literal, $redis:expr) => {
+    ($ty:ident, $php_name:literal, $redis:expr, { $($extra:item)* }) => {
         #[php_class]
         #[php(name = $php_name)]
         #[php(implements(ce = ce::session_handler_interface, stub = "\\SessionHandlerInterface"))]
@@ -122,10 +122,27 @@ macro_rules! handler_class {
             pub fn round_trips(&self) -> i64 {
                 self.core.round_trips()
             }
+            $($extra)*
         }
     };
 }
 
-handler_class!(RedisHandler, "Cannon\\Session\\RedisHandler", true);
-handler_class!(DatabaseHandler, "Cannon\\Session\\DatabaseHandler", false);
+handler_class!(RedisHandler, "Cannon\\Session\\RedisHandler", true, {});
+handler_class!(DatabaseHandler, "Cannon\\Session\\DatabaseHandler", false, {
+    /// Creates the session table (if missing) for a mysql:// DSN or options array.
+    pub fn create_table(options: &Zval) -> PhpResult<bool> {
+        let cfg = options::from_zval(Some(options), "mysql").map_err(|e| from_config(&e))?;
+        options::expect_backend(&cfg, false, "DatabaseHandler").map_err(|e| from_config(&e))?;
+        let mut store = crate::store::mysql::MysqlStore::new(&cfg).map_err(|e| super::exceptions::from_store(&e))?;
+        store.create_table().map_err(|e| super::exceptions::from_store(&e))?;
+        Ok(true)
+    }
+
+    /// The CREATE TABLE statement for a table name (default `cannon_session`).
+    pub fn create_table_sql(table: Option<String>) -> PhpResult<String> {
+        let table = table.unwrap_or_else(|| crate::config::DEFAULT_TABLE.into());
+        crate::config::validate_identifier("table", &table).map_err(|e| from_config(&e))?;
+        Ok(crate::store::mysql::create_table_sql(&table))
+    }
+});
 
