@@ -136,7 +136,7 @@ final class FakeServer
         }
     }
 
-    /** True when something on 127.0.0.1:$port answers a Redis PING with +PONG within $timeoutSec. */
+    /** True when something on 127.0.0.1:$port answers a Redis PING (+PONG, or -NOAUTH) within $timeoutSec. */
     public static function redisPong(int $port, float $timeoutSec = 1.0): bool
     {
         $sock = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, $timeoutSec);
@@ -147,7 +147,8 @@ final class FakeServer
         fwrite($sock, "PING\r\n");
         $line = fgets($sock);
         fclose($sock);
-        return $line !== false && rtrim($line) === '+PONG';
+        // A server started with --requirepass answers -NOAUTH: it is up all the same.
+        return $line !== false && (rtrim($line) === '+PONG' || str_starts_with($line, '-NOAUTH'));
     }
 
     private static function findBinary(string $name): string

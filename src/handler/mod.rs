@@ -53,14 +53,24 @@ pub struct Handler {
 
 impl Handler {
     pub fn new(cfg: Config, default_prefix: &'static str, default_locking: bool) -> Handler {
-        let locking = cfg.locking.unwrap_or(default_locking);
-        // The key holds everything that tells two configurations apart, the password included;
-        // it never leaves this process's memory.
+        let key = Self::store_key(&cfg, default_prefix);
+        Self::with_key(cfg, key, default_prefix, default_locking)
+    }
+
+    /// The registry key of a configuration: everything that tells two configurations apart, the
+    /// password included. It never leaves this process's memory.
+    pub fn store_key(cfg: &Config, default_prefix: &str) -> String {
         let password = match &cfg.backend {
             crate::config::Backend::Redis(r) => r.password.as_ref().map(|p| p.expose().to_string()),
             crate::config::Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
         };
-        let store_key = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
+        format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default())
+    }
+
+    /// As `new`, with a key computed once by the caller (the native handler caches it per
+    /// save path, so a request does not format its configuration again).
+    pub fn with_key(cfg: Config, store_key: String, default_prefix: &'static str, default_locking: bool) -> Handler {
+        let locking = cfg.locking.unwrap_or(default_locking);
         Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, notices: Vec::new() }
     }
 

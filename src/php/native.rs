@@ -67,24 +67,26 @@ pub fn register() -> bool {
 
 thread_local! {
     /// Parsed save paths, so a request does not parse (or read a password file) again.
-    static CONFIGS: RefCell<HashMap<String, Config>> = RefCell::new(HashMap::new());
+    static CONFIGS: RefCell<HashMap<String, (Config, String)>> = RefCell::new(HashMap::new());
 }
 
-fn config_for(save_path: &str) -> Result<Config, String> {
-    if let Some(c) = CONFIGS.with(|m| m.borrow().get(save_path).cloned()) {
+/// The configuration and registry key for a save path, parsed once per process.
+fn config_for(save_path: &str) -> Result<(Config, String), String> {
+    if let Some(c) = CONFIGS.with(|m| m.try_borrow().ok().and_then(|m| m.get(save_path).cloned())) {
         return Ok(c);
     }
     let path = if save_path.trim().is_empty() { ini::default_dsn() } else { save_path.to_string() };
     let cfg = parse_dsn(&path).map_err(|e| e.to_string())?;
+    let key = Handler::store_key(&cfg, NATIVE_PREFIX);
     CONFIGS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             if m.len() > 64 {
                 m.clear();
             }
-            m.insert(save_path.to_string(), cfg.clone());
+            m.insert(save_path.to_string(), (cfg.clone(), key.clone()));
         }
     });
-    Ok(cfg)
+    Ok((cfg, key))
 }
 
 /// Runs a callback body: a panic becomes a warning and `fallback`, never an abort.
@@ -139,11 +141,11 @@ unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name:
     guarded("open", FAILURE, || {
         let path = if save_path.is_null() { String::new() } else { CStr::from_ptr(save_path).to_string_lossy().into_owned() };
         match config_for(&path) {
-            Ok(cfg) => {
+            Ok((cfg, key)) => {
                 if !(*mod_data).is_null() {
                     drop(Box::from_raw((*mod_data).cast::<Handler>()));
                 }
-                let mut h = Box::new(Handler::new(cfg, NATIVE_PREFIX, ini::locking()));
+                let mut h = Box::new(Handler::with_key(cfg, key, NATIVE_PREFIX, ini::locking()));
                 h.read_only_request = super::request::read_and_close();
                 *mod_data = Box::into_raw(h).cast();
                 SUCCESS

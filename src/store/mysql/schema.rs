@@ -189,7 +189,7 @@ fn judge(
     let is_col = |row: &IndexRow, name: &str| row.3.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(name));
     let unique_id = by_index
         .values()
-        .any(|rows| rows.len() == 1 && rows[0].1 == 0 && is_col(rows[0], "session_id") && rows[0].4.is_none());
+        .any(|rows| matches!(rows.as_slice(), [row] if row.1 == 0 && is_col(row, "session_id") && row.4.is_none()));
     let expiry_index = indexes.iter().any(|row| row.2 == 1 && is_col(row, "expires_at"));
     if !unique_id {
         problems.push(

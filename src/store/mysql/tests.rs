@@ -375,7 +375,11 @@ fn lock_timeout_then_handoff() {
     assert_eq!(a.held_lock(), None);
     let started = Instant::now();
     assert_eq!(b.read(&id, true).unwrap().as_deref(), Some(&b"from a"[..]));
-    assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
     b.write(&id, b"from b", 60).unwrap();
     assert_eq!(a.read(&id, true).unwrap().as_deref(), Some(&b"from b"[..]));
     a.unlock(&id).unwrap();
