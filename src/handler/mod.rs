@@ -178,6 +178,12 @@ impl Handler {
         if !id::is_valid(id.as_bytes()) {
             return Ok(false);
         }
+        // While this request holds another session's lock (session_create_id() or a regenerate
+        // checking a candidate id), only check existence: locking here would drop that lock.
+        let holds_other = self.with_store(|s| Ok(s.held_lock().is_some_and(|h| h != id)))?;
+        if holds_other {
+            return self.with_store(|s| s.exists(id));
+        }
         if let Some((pid, _)) = self.prefetched.take() {
             self.release(&pid);
         }
