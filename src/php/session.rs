@@ -30,10 +30,8 @@ fn empty_array() -> Zval {
     let mut z = Zval::new();
     // SAFETY: this is ZVAL_EMPTY_ARRAY: type IS_ARRAY without the refcounted flag, pointing at
     // the engine's shared immutable empty array.
-    unsafe {
-        z.u1.type_info = 7; // IS_ARRAY
-        z.value.arr = std::ptr::addr_of!(zend_empty_array).cast_mut();
-    }
+    z.u1.type_info = 7; // IS_ARRAY
+    z.value.arr = std::ptr::addr_of!(zend_empty_array).cast_mut();
     z
 }
 
@@ -197,7 +195,6 @@ pub struct Session {
     shared: Shared,
     name: String,
     cookie: CookieSettings,
-    autostart: bool,
     id: Option<String>,
     started: bool,
     /// The encoded data as read at start, to tell whether `data` changed.
@@ -240,7 +237,6 @@ impl Session {
             shared: Rc::new(RefCell::new(Store { handler, serializer, ttl: s.expire })),
             name: s.name,
             cookie: s.cookie,
-            autostart: s.autostart,
             id: None,
             started: false,
             original: None,

@@ -275,7 +275,7 @@ impl Conn {
                 if len > 512 * 1024 * 1024 {
                     return Err(StoreError::Connection("malformed reply from redis (bulk too large)".into()));
                 }
-                Ok(Reply::Bulk(self.read_bulk(len as usize, deadline)?))
+                Ok(Reply::Bulk(self.read_bulk(len, deadline)?))
             }
             b'*' => {
                 let n = parse_num(&self.rbuf[body])?;
