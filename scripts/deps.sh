@@ -10,7 +10,7 @@ PACKAGES=(
     php8.2-cli php8.2-dev php8.2-mbstring php8.2-xml php8.2-mysql php-redis phpunit
     libclang-dev pkg-config build-essential gcc make
     redis-server redis-tools mariadb-server mariadb-client
-    curl
+    curl openssl ca-certificates
 )
 
 is_installed() {

@@ -23,11 +23,12 @@ pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
     };
     let opts = parse_query(query)?;
     match scheme.as_str() {
-        "redis" | "tcp" => parse_redis_tcp(rest, opts),
+        "redis" | "tcp" => parse_redis_tcp(rest, opts, false),
+        "rediss" | "tls" => parse_redis_tcp(rest, opts, true),
         "redis+unix" | "unix" => parse_redis_unix(rest, opts),
         "mysql" | "mariadb" => parse_mysql(rest, opts),
         other => err(format!(
-            "unknown DSN scheme {:?}: expected redis, redis+unix or mysql",
+            "unknown DSN scheme {:?}: expected redis, rediss, redis+unix or mysql",
             other.chars().take(32).collect::<String>()
         )),
     }
@@ -217,23 +218,41 @@ fn redis_config(
     username: Option<String>,
     mut password: Option<Secret>,
     opts: Opts,
+    tls: bool,
 ) -> Result<Config, ConfigError> {
     let mut cfg = Config::redis_default();
     let left = apply_common(&mut cfg, opts, &mut password)?;
     let mut db = db;
     let mut username = username;
+    let mut t = TlsConfig { verify: true, ..TlsConfig::default() };
+    let mut tls_opt_seen = None;
     for (k, v) in &left {
         match k.as_str() {
             "db" | "database" => db = parse_db(v)?,
             "user" | "username" => username = Some(v.clone()),
+            "tls_ca" | "tls_ca_file" => t.ca_file = Some(PathBuf::from(v)),
+            "tls_cert" | "tls_cert_file" => t.cert_file = Some(PathBuf::from(v)),
+            "tls_key" | "tls_key_file" => t.key_file = Some(PathBuf::from(v)),
+            "tls_verify" => t.verify = parse_bool("tls_verify", v)?,
+            "tls_server_name" => t.server_name = Some(v.clone()),
             _ => return Err(unknown(k)),
         }
+        if k.starts_with("tls_") {
+            tls_opt_seen = Some(k.clone());
+        }
     }
-    cfg.backend = Backend::Redis(RedisConfig { addr, db, username, password });
+    if let (false, Some(k)) = (tls, &tls_opt_seen) {
+        return err(format!("{k} needs TLS: use a rediss:// DSN"));
+    }
+    if t.cert_file.is_some() != t.key_file.is_some() {
+        return err("tls_cert and tls_key go together: give both or neither");
+    }
+    let tls = if tls { Some(t) } else { None };
+    cfg.backend = Backend::Redis(RedisConfig { addr, db, username, password, tls });
     Ok(cfg)
 }
 
-fn parse_redis_tcp(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
+fn parse_redis_tcp(rest: &str, opts: Opts, tls: bool) -> Result<Config, ConfigError> {
     let (user, pass, hostpath) = split_userinfo(rest)?;
     let (hostport, path) = match hostpath.find('/') {
         Some(i) => (&hostpath[..i], &hostpath[i + 1..]),
@@ -241,7 +260,7 @@ fn parse_redis_tcp(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
     };
     let (host, port) = parse_host_port(hostport, 6379)?;
     let db = if path.is_empty() { 0 } else { parse_db(path)? };
-    redis_config(RedisAddr::Tcp { host, port }, db, user, pass, opts)
+    redis_config(RedisAddr::Tcp { host, port }, db, user, pass, opts, tls)
 }
 
 fn parse_redis_unix(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
@@ -249,7 +268,7 @@ fn parse_redis_unix(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
     if !path.starts_with('/') {
         return err("invalid socket path: redis+unix:// needs an absolute path, e.g. redis+unix:///run/redis.sock");
     }
-    redis_config(RedisAddr::Unix(PathBuf::from(path)), 0, user, pass, opts)
+    redis_config(RedisAddr::Unix(PathBuf::from(path)), 0, user, pass, opts, false)
 }
 
 fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
@@ -264,6 +283,7 @@ fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
         db: 0,
         username: None,
         password: None,
+        tls: None,
     }));
     let left = apply_common(&mut cfg, opts, &mut pass)?;
     let mut m = MysqlConfig {
@@ -392,6 +412,20 @@ mod tests {
             assert!(e.0.contains(word), "{dsn}: {e}");
             assert!(!e.0.contains("hunter2"), "{dsn}: {e}");
         }
+    }
+
+    #[test]
+    fn tls_options() {
+        let c = parse_dsn("rediss://h:6380?tls_ca=/ca.pem&tls_cert=/c.pem&tls_key=/k.pem&tls_server_name=redis.local").unwrap();
+        let t = redis(&c).tls.clone().unwrap();
+        assert!(t.verify);
+        assert_eq!(t.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(t.server_name.as_deref(), Some("redis.local"));
+        assert!(c.redacted().starts_with("rediss://"));
+        assert!(redis(&parse_dsn("redis://h").unwrap()).tls.is_none());
+        assert!(!redis(&parse_dsn("rediss://h?tls_verify=0").unwrap()).tls.clone().unwrap().verify);
+        assert!(parse_dsn("redis://h?tls_ca=/x").unwrap_err().0.contains("rediss"));
+        assert!(parse_dsn("rediss://h?tls_cert=/x").unwrap_err().0.contains("tls_key"));
     }
 
     #[test]

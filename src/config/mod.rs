@@ -38,6 +38,22 @@ pub struct RedisConfig {
     pub db: i64,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// `rediss://`: TLS to the server.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS options (`rediss://`). Verification is on unless `tls_verify=0`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsConfig {
+    /// PEM file of CA certificates to trust; the system's roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain and key, for servers that require one.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Check the server's certificate chain and name.
+    pub verify: bool,
+    /// The name to check the certificate against (and send as SNI); the host by default.
+    pub server_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +135,7 @@ impl Config {
             db: 0,
             username: None,
             password: None,
+            tls: None,
         }))
     }
 
@@ -132,8 +149,9 @@ impl Config {
                     (Some(u), None) => format!("{u}@"),
                     (None, None) => String::new(),
                 };
+                let scheme = if r.tls.is_some() { "rediss" } else { "redis" };
                 match &r.addr {
-                    RedisAddr::Tcp { host, port } => format!("redis://{auth}{host}:{port}/{}", r.db),
+                    RedisAddr::Tcp { host, port } => format!("{scheme}://{auth}{host}:{port}/{}", r.db),
                     RedisAddr::Unix(p) => format!("redis+unix://{auth}{}?db={}", p.display(), r.db),
                 }
             }

@@ -12,6 +12,7 @@ use super::{ini, options, serializer};
 use crate::config::{parse_dsn, Config, ConfigError};
 use crate::handler::Handler;
 use crate::id;
+use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty};
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::flags::PropertyFlags;
@@ -324,7 +325,7 @@ impl Session {
     /// Starts (or resumes) the session and returns its id. Without `$id`, the id comes from the
     /// cookie. A missing, malformed or unknown id starts a new session with a fresh id. With
     /// `$readOnly`, no lock is taken (nor waited for) and close() saves nothing.
-    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<String>, read_only: Option<bool>) -> PhpResult<String> {
+    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<BinarySlice<u8>>, read_only: Option<bool>) -> PhpResult<String> {
         if self_.started {
             return Ok(self_.id.clone().unwrap_or_default());
         }
@@ -332,7 +333,8 @@ impl Session {
         self_.read_only = read_only;
         self_.store()?.handler.read_only_request = read_only;
         let wanted: Option<Vec<u8>> = match id {
-            Some(i) => Some(i.into_bytes()),
+            // Bytes, not a String: an id that is not UTF-8 is malformed, not a TypeError.
+            Some(i) => Some(i.to_vec()),
             None => cookie::incoming(&self_.name),
         };
         let from_cookie = wanted.clone();

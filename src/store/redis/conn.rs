@@ -24,6 +24,7 @@ pub enum Reply {
 enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
@@ -31,24 +32,28 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(Some(d)),
             Stream::Unix(s) => s.set_read_timeout(Some(d)),
+            Stream::Tls(s) => s.sock.set_read_timeout(Some(d)),
         }
     }
     fn set_write_timeout(&self, d: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(Some(d)),
             Stream::Unix(s) => s.set_write_timeout(Some(d)),
+            Stream::Tls(s) => s.sock.set_write_timeout(Some(d)),
         }
     }
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.write_all(buf),
             Stream::Unix(s) => s.write_all(buf),
+            Stream::Tls(s) => s.write_all(buf).and_then(|_| s.flush()),
         }
     }
 }
@@ -82,7 +87,14 @@ fn io_err(what: &str, e: io::Error) -> StoreError {
 }
 
 impl Conn {
-    pub fn connect(cfg: &RedisConfig, connect_timeout: Duration, timeout: Duration) -> Result<Conn, StoreError> {
+    /// Opens a connection. `tls` is the client configuration for `rediss://` (built once by the
+    /// store); the handshake is bounded by `timeout`.
+    pub fn connect(
+        cfg: &RedisConfig,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Conn, StoreError> {
         let stream = match &cfg.addr {
             RedisAddr::Tcp { host, port } => {
                 let addrs = (host.as_str(), *port)
@@ -105,7 +117,21 @@ impl Conn {
                     (None, None) => return Err(StoreError::Connection(format!("no address for {host}"))),
                 };
                 let _ = s.set_nodelay(true);
-                Stream::Tcp(s)
+                match (tls, &cfg.tls) {
+                    (Some(client), Some(t)) => {
+                        s.set_read_timeout(Some(timeout)).map_err(|e| io_err("set timeout", e))?;
+                        s.set_write_timeout(Some(timeout)).map_err(|e| io_err("set timeout", e))?;
+                        let name = super::tls::server_name(t, host)?;
+                        let mut conn = rustls::ClientConnection::new(client.clone(), name)
+                            .map_err(|e| StoreError::Connection(format!("TLS set-up: {e}")))?;
+                        let mut sock = s;
+                        while conn.is_handshaking() {
+                            conn.complete_io(&mut sock).map_err(|e| io_err(&format!("TLS handshake with {host}:{port}"), e))?;
+                        }
+                        Stream::Tls(Box::new(rustls::StreamOwned::new(conn, sock)))
+                    }
+                    _ => Stream::Tcp(s),
+                }
             }
             RedisAddr::Unix(path) => {
                 // connect(2) on a unix socket does not block on a listening server.

@@ -4,6 +4,7 @@
 //! `{prefix}{id}:lock` holds the lock token of the request that owns the session right now.
 mod conn;
 mod scripts;
+mod tls;
 
 pub use conn::{Conn, Reply};
 
@@ -34,6 +35,8 @@ pub struct RedisStore {
     lock_wait: Duration,
     max_size: usize,
     conn: Option<Conn>,
+    /// The TLS client configuration, built on first connect (it reads certificate files).
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     lock: Option<HeldLock>,
     /// Round trips made by connections already dropped (see `round_trips`).
     past_round_trips: u64,
@@ -57,6 +60,7 @@ impl RedisStore {
             lock_wait: cfg.lock_wait_timeout,
             max_size: cfg.max_size,
             conn: None,
+            tls: None,
             lock: None,
             past_round_trips: 0,
             last_lock_wait: Duration::ZERO,
@@ -120,7 +124,10 @@ impl RedisStore {
 
     fn connection(&mut self) -> Result<&mut Conn, StoreError> {
         if self.conn.is_none() {
-            self.conn = Some(Conn::connect(&self.cfg, self.connect_timeout, self.timeout)?);
+            if let (None, Some(t)) = (&self.tls, &self.cfg.tls) {
+                self.tls = Some(tls::client_config(t)?);
+            }
+            self.conn = Some(Conn::connect(&self.cfg, self.tls.as_ref(), self.connect_timeout, self.timeout)?);
         }
         self.conn.as_mut().ok_or_else(|| StoreError::Connection("no connection".into()))
     }

@@ -208,3 +208,101 @@ fn wrong_password_is_an_error_without_the_password() {
     let e = s.read("abc", false).unwrap_err();
     assert!(!e.to_string().contains("hunter2secret"), "{e}");
 }
+
+/// A private TLS redis-server with a CA made for the test (openssl CLI), stopped on drop.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sh(dir: &std::path::Path, cmd: &str) {
+    let st = std::process::Command::new("sh").arg("-c").arg(cmd).current_dir(dir).output().unwrap();
+    assert!(st.status.success(), "{cmd}: {}", String::from_utf8_lossy(&st.stderr));
+}
+
+fn tls_redis(require_client_cert: bool) -> Option<TlsRedis> {
+    if std::process::Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("openssl not installed: TLS test skipped");
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("cannon-tls-{}-{}", std::process::id(), crate::id::generate(22).unwrap()));
+    std::fs::create_dir_all(&dir).unwrap();
+    sh(&dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cannon-test-ca 2>/dev/null");
+    sh(&dir, "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null");
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    sh(&dir, "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null");
+    sh(&dir, "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>/dev/null");
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    sh(&dir, "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null");
+    sh(&dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.pem -days 2 -subj /CN=other 2>/dev/null");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--tls-cert-file", "server.pem", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.pem"])
+        .args(["--tls-auth-clients", if require_client_cert { "yes" } else { "no" }])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = TlsRedis { child, port, dir };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(r);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("TLS redis-server did not start");
+}
+
+fn tls_store(dsn: &str) -> RedisStore {
+    RedisStore::new(&parse_dsn(dsn).unwrap(), "tls:").unwrap()
+}
+
+#[test]
+fn tls_verifies_the_server_with_the_given_ca() {
+    let Some(r) = tls_redis(false) else { return };
+    let d = r.dir.display();
+    let mut s = tls_store(&format!("rediss://127.0.0.1:{}?tls_ca={d}/ca.pem&timeout=2", r.port));
+    s.write("tlsid", b"over tls", 60).unwrap();
+    assert_eq!(s.read("tlsid", true).unwrap().as_deref(), Some(&b"over tls"[..]));
+    s.unlock("tlsid").unwrap();
+
+    // A CA that did not sign the server's certificate: refused.
+    let mut wrong = tls_store(&format!("rediss://127.0.0.1:{}?tls_ca={d}/other-ca.pem&timeout=2", r.port));
+    let e = wrong.read("tlsid", false).unwrap_err();
+    assert!(e.to_string().contains("TLS"), "{e}");
+
+    // The certificate names localhost and 127.0.0.1, not this name.
+    let mut misnamed = tls_store(&format!("rediss://127.0.0.1:{}?tls_ca={d}/ca.pem&tls_server_name=evil.example&timeout=2", r.port));
+    assert!(misnamed.read("tlsid", false).is_err());
+
+    // tls_verify=0 encrypts without checking.
+    let mut unchecked = tls_store(&format!("rediss://127.0.0.1:{}?tls_verify=0&timeout=2", r.port));
+    assert_eq!(unchecked.read("tlsid", false).unwrap().as_deref(), Some(&b"over tls"[..]));
+
+    // Plain text to a TLS port fails within the timeout instead of hanging.
+    let mut plain = tls_store(&format!("redis://127.0.0.1:{}?timeout=0.5", r.port));
+    assert!(plain.read("tlsid", false).is_err());
+}
+
+#[test]
+fn tls_client_certificate() {
+    let Some(r) = tls_redis(true) else { return };
+    let d = r.dir.display();
+    let mut with_cert = tls_store(&format!(
+        "rediss://127.0.0.1:{}?tls_ca={d}/ca.pem&tls_cert={d}/client.pem&tls_key={d}/client.key&timeout=2",
+        r.port
+    ));
+    with_cert.write("c", b"1", 60).unwrap();
+    let mut without = tls_store(&format!("rediss://127.0.0.1:{}?tls_ca={d}/ca.pem&timeout=2", r.port));
+    assert!(without.read("c", false).is_err());
+}
