@@ -9,6 +9,8 @@ pub mod handler;
 pub mod id;
 pub mod registry;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 #[cfg(feature = "php")]
 pub mod php;

@@ -295,7 +295,10 @@ fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
         dbname: percent_decode(path.trim_end_matches('/'), "dbname")?,
         table: DEFAULT_TABLE.to_string(),
         auto_create: false,
+        ssl: None,
     };
+    let mut ssl_mode = None;
+    let (mut ssl_ca, mut ssl_cert, mut ssl_key) = (None, None, None);
     for (k, v) in left {
         match k.as_str() {
             "table" => m.table = v,
@@ -303,9 +306,37 @@ fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
             "auto_create" => m.auto_create = parse_bool("auto_create", &v)?,
             "user" | "username" => m.username = Some(v),
             "dbname" => m.dbname = v,
+            "ssl_mode" | "sslmode" => {
+                ssl_mode = match v.to_ascii_lowercase().as_str() {
+                    "disabled" => None,
+                    "required" => Some(SslMode::Required),
+                    "verify_ca" => Some(SslMode::VerifyCa),
+                    "verify_identity" => Some(SslMode::VerifyIdentity),
+                    _ => return err(format!(
+                        "invalid ssl_mode {:?}: expected disabled, required, verify_ca or verify_identity",
+                        v.chars().take(24).collect::<String>()
+                    )),
+                }
+            }
+            "ssl_ca" => ssl_ca = Some(PathBuf::from(v)),
+            "ssl_cert" => ssl_cert = Some(PathBuf::from(v)),
+            "ssl_key" => ssl_key = Some(PathBuf::from(v)),
             _ => return Err(unknown(&k)),
         }
     }
+    if ssl_cert.is_some() != ssl_key.is_some() {
+        return err("ssl_cert and ssl_key go together: give both or neither");
+    }
+    if matches!(ssl_mode, Some(SslMode::VerifyCa | SslMode::VerifyIdentity)) && ssl_ca.is_none() {
+        return err("ssl_mode verify_ca and verify_identity need ssl_ca (the CA certificate file)");
+    }
+    m.ssl = match ssl_mode {
+        Some(mode) => Some(MysqlSsl { mode, ca_file: ssl_ca, cert_file: ssl_cert, key_file: ssl_key }),
+        None if ssl_ca.is_some() || ssl_cert.is_some() => {
+            return err("ssl_ca/ssl_cert/ssl_key need ssl_mode=required, verify_ca or verify_identity")
+        }
+        None => None,
+    };
     if m.dbname.is_empty() {
         return err("missing dbname: use mysql://user:password@host:3306/dbname");
     }
@@ -426,6 +457,18 @@ mod tests {
         assert!(!redis(&parse_dsn("rediss://h?tls_verify=0").unwrap()).tls.clone().unwrap().verify);
         assert!(parse_dsn("redis://h?tls_ca=/x").unwrap_err().0.contains("rediss"));
         assert!(parse_dsn("rediss://h?tls_cert=/x").unwrap_err().0.contains("tls_key"));
+    }
+
+    #[test]
+    fn mysql_ssl_options() {
+        let c = parse_dsn("mysql://u:p@h/db?ssl_mode=verify_identity&ssl_ca=/ca.pem").unwrap();
+        let Backend::Mysql(m) = &c.backend else { panic!() };
+        assert_eq!(m.ssl.as_ref().unwrap().mode, SslMode::VerifyIdentity);
+        assert!(parse_dsn("mysql://u:p@h/db?ssl_mode=verify_ca").unwrap_err().0.contains("ssl_ca"));
+        assert!(parse_dsn("mysql://u:p@h/db?ssl_mode=bogus").unwrap_err().0.contains("ssl_mode"));
+        assert!(parse_dsn("mysql://u:p@h/db?ssl_ca=/x").unwrap_err().0.contains("ssl_mode"));
+        let Backend::Mysql(m) = parse_dsn("mysql://u:p@h/db?ssl_mode=disabled").unwrap().backend else { panic!() };
+        assert!(m.ssl.is_none());
     }
 
     #[test]

@@ -67,6 +67,27 @@ pub struct MysqlConfig {
     /// Validated identifier: `[A-Za-z0-9_]`, 1..=64 characters.
     pub table: String,
     pub auto_create: bool,
+    /// TLS to the server (`ssl_mode` other than `disabled`).
+    pub ssl: Option<MysqlSsl>,
+}
+
+/// `ssl_mode` as MySQL's own clients name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Encrypt; accept any certificate.
+    Required,
+    /// Encrypt and check the certificate chain against `ssl_ca`.
+    VerifyCa,
+    /// As VerifyCa, and the certificate must name the host.
+    VerifyIdentity,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MysqlSsl {
+    pub mode: SslMode,
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,9 +4,9 @@ use std::io;
 use std::time::Duration;
 
 use ::mysql::consts::CapabilityFlags;
-use ::mysql::{DriverError, Error as MyError, Opts, OptsBuilder, PoolConstraints, PoolOpts};
+use ::mysql::{ClientIdentity, DriverError, Error as MyError, Opts, OptsBuilder, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::config::{Config, MysqlConfig, Secret};
+use crate::config::{Config, MysqlConfig, Secret, SslMode};
 use crate::store::StoreError;
 
 /// Server error codes meaning the connection is finished: server shutdown (1053), connection
@@ -21,6 +21,21 @@ const REFUSED: [u16; 10] = [1040, 1044, 1045, 1049, 1129, 1130, 1203, 1226, 1251
 
 /// Unknown table (1146) or unknown column (1054): the schema changed under us.
 const SCHEMA_GONE: [u16; 2] = [1146, 1054];
+
+/// TLS as `ssl_mode` asks (rustls with the ring provider).
+fn ssl_opts(m: &MysqlConfig) -> Option<SslOpts> {
+    let ssl = m.ssl.as_ref()?;
+    let mut o = SslOpts::default()
+        .with_danger_accept_invalid_certs(ssl.mode == SslMode::Required)
+        .with_danger_skip_domain_validation(ssl.mode != SslMode::VerifyIdentity);
+    if let Some(ca) = &ssl.ca_file {
+        o = o.with_root_cert_path(Some(ca.clone()));
+    }
+    if let (Some(cert), Some(key)) = (&ssl.cert_file, &ssl.key_file) {
+        o = o.with_client_identity(Some(ClientIdentity::new(cert.clone(), key.clone())));
+    }
+    Some(o)
+}
 
 /// The driver options. Nothing connects here: `Pool::new` with `min = 0` opens no connection
 /// either, so building a store never touches the network (php-fpm forks after start-up).
@@ -49,7 +64,8 @@ pub(super) fn opts(m: &MysqlConfig, cfg: &Config) -> Opts {
         .tcp_nodelay(true)
         // UPDATE reports matched rows, not changed rows: the older layout's write relies on it.
         .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
-        .pool_opts(pool);
+        .pool_opts(pool)
+        .ssl_opts(ssl_opts(m));
     let b = match &m.socket {
         Some(path) => b.socket(Some(path.to_string_lossy().into_owned())),
         // The driver wants IPv6 literals in brackets; the DSN parser strips them.
@@ -145,6 +161,7 @@ impl Target {
             },
             MyError::DriverError(d) => StoreError::Server(format!("MySQL driver error: {d}")),
             MyError::UrlError(_) => StoreError::Connection(format!("invalid MySQL options for {ep}")),
+            MyError::TlsError(t) => StoreError::Connection(format!("TLS to MySQL at {ep} failed: {t}")),
             MyError::FromValueError(_) | MyError::FromRowError(_) => StoreError::Server(
                 "MySQL returned a value of an unexpected type (check the session table's column types)".to_string(),
             ),

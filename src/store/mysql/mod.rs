@@ -22,6 +22,8 @@ mod sql;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

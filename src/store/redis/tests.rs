@@ -201,6 +201,76 @@ fn reconnects_after_the_server_closed_the_connection() {
     s.destroy(&id).unwrap();
 }
 
+/// Points the store at a port nobody listens on (the server "went away") or back.
+fn set_port(s: &mut RedisStore, port: u16) {
+    s.disconnect();
+    if let crate::config::RedisAddr::Tcp { port: p, .. } = &mut s.cfg.addr {
+        *p = port;
+    }
+}
+
+fn real_port(s: &RedisStore) -> u16 {
+    match &s.cfg.addr {
+        crate::config::RedisAddr::Tcp { port, .. } => *port,
+        _ => panic!("the tests need redis over TCP"),
+    }
+}
+
+#[test]
+fn a_failed_write_does_not_lock_the_session_out() {
+    // Redis died (or timed out) between the locked read and the write: the lock stayed in Redis
+    // (AOF) under this request's token. The next request of this process must not wait for it.
+    let mut s = store_with("timeout=2&lock_wait_timeout=1&lock_ttl=30");
+    let port = real_port(&s);
+    let id = fresh_id("orph");
+    s.write(&id, b"old", 60).unwrap();
+    assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"old"[..]));
+    set_port(&mut s, 1);
+    assert!(matches!(s.write(&id, b"new", 60), Err(StoreError::Connection(_))));
+    set_port(&mut s, port);
+    let t = Instant::now();
+    assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"old"[..]));
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    s.write(&id, b"new", 60).unwrap();
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn a_lock_left_by_a_failed_call_is_released_by_the_next_locked_read() {
+    let mut s = store_with("timeout=2&lock_wait_timeout=1&lock_ttl=30");
+    let port = real_port(&s);
+    let (id, other) = (fresh_id("orph1"), fresh_id("orph2"));
+    s.read(&id, true).unwrap();
+    set_port(&mut s, 1);
+    assert!(s.touch(&id, 60).is_err());
+    set_port(&mut s, port);
+    // This process moves on to another session: the forgotten lock goes first.
+    s.read(&other, true).unwrap();
+    s.unlock(&other).unwrap();
+    let mut next = store_with("timeout=2&lock_wait_timeout=0.3");
+    let t = Instant::now();
+    assert_eq!(next.read(&id, true).unwrap(), None);
+    assert!(t.elapsed() < Duration::from_millis(200), "{:?}", t.elapsed());
+    next.unlock(&id).unwrap();
+}
+
+#[test]
+fn a_lost_lock_read_reply_does_not_lock_the_session_out() {
+    // A silent server: the locked read times out, its outcome unknown. Remembered, not leaked.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut s = store_with("timeout=0.3&lock_wait_timeout=1&lock_ttl=30");
+    let port = real_port(&s);
+    let id = fresh_id("orph3");
+    set_port(&mut s, l.local_addr().unwrap().port());
+    assert!(matches!(s.read(&id, true), Err(StoreError::Timeout(_))));
+    assert_eq!(s.orphans.len(), 1);
+    set_port(&mut s, port);
+    s.read(&id, true).unwrap();
+    assert!(s.orphans.is_empty());
+    s.destroy(&id).unwrap();
+    drop(l);
+}
+
 #[test]
 fn wrong_password_is_an_error_without_the_password() {
     let cfg = parse_dsn(&format!("{}?prefix=x:", dsn().replace("redis://", "redis://:hunter2secret@"))).unwrap();
@@ -224,26 +294,13 @@ impl Drop for TlsRedis {
     }
 }
 
-fn sh(dir: &std::path::Path, cmd: &str) {
-    let st = std::process::Command::new("sh").arg("-c").arg(cmd).current_dir(dir).output().unwrap();
-    assert!(st.status.success(), "{cmd}: {}", String::from_utf8_lossy(&st.stderr));
-}
-
 fn tls_redis(require_client_cert: bool) -> Option<TlsRedis> {
-    if std::process::Command::new("openssl").arg("version").output().is_err() {
+    if !crate::testutil::have("openssl") {
         eprintln!("openssl not installed: TLS test skipped");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("cannon-tls-{}-{}", std::process::id(), crate::id::generate(22).unwrap()));
-    std::fs::create_dir_all(&dir).unwrap();
-    sh(&dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cannon-test-ca 2>/dev/null");
-    sh(&dir, "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null");
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    sh(&dir, "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null");
-    sh(&dir, "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>/dev/null");
-    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
-    sh(&dir, "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null");
-    sh(&dir, "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other-ca.pem -days 2 -subj /CN=other 2>/dev/null");
+    let dir = crate::testutil::temp_dir("tls-redis");
+    crate::testutil::make_certs(&dir);
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new("redis-server")
         .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
