@@ -201,6 +201,7 @@ fn apply_common(cfg: &mut Config, opts: Opts, password: &mut Option<Secret>) -> 
                     _ => return err(format!("invalid serializer {:?}: expected php or json", v.chars().take(16).collect::<String>())),
                 })
             }
+            "persistent" => cfg.persistent = parse_bool("persistent", &v)?,
             "password_file" | "password_env" => *password = Some(password_from(&k, &v)?),
             _ => left.push((k, v)),
         }

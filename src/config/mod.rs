@@ -125,6 +125,9 @@ pub struct Config {
     pub lock_fail: LockFailPolicy,
     pub max_size: usize,
     pub serializer: Option<Serializer>,
+    /// Keep the connection for the process's next request (default), or close it at the end of
+    /// each session (`persistent=0`), as a php-fpm worker without persistent connections does.
+    pub persistent: bool,
 }
 
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -147,6 +150,7 @@ impl Config {
             lock_fail: LockFailPolicy::Fail,
             max_size: DEFAULT_MAX_SIZE,
             serializer: None,
+            persistent: true,
         }
     }
 

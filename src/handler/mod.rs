@@ -162,9 +162,16 @@ impl Handler {
     pub fn close(&mut self) -> Result<(), HandlerError> {
         self.prefetched = None;
         self.read_only = None;
-        self.with_store(|s| match s.held_lock().map(str::to_string) {
-            Some(id) => s.unlock(&id),
-            None => Ok(()),
+        let persistent = self.cfg.persistent;
+        self.with_store(|s| {
+            let r = match s.held_lock().map(str::to_string) {
+                Some(id) => s.unlock(&id),
+                None => Ok(()),
+            };
+            if !persistent {
+                s.disconnect();
+            }
+            r
         })
     }
 
