@@ -399,10 +399,12 @@ impl Session {
         } else {
             st.handler.write(&id, &bytes, ttl)
         };
+        // Releases a lock the write could not, and closes the connection with persistent=0.
+        let closed = st.handler.close();
         for n in st.handler.notices.drain(..) {
             super::ffi::notice(&n);
         }
-        r.map_err(|e| from_handler(&e)).map(|_| true)
+        r.and(closed).map_err(|e| from_handler(&e)).map(|_| true)
     }
 
     /// Deletes the session from the store, empties `data` and expires the cookie.
