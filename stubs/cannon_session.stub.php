@@ -79,7 +79,7 @@ class RedisHandler implements \SessionHandlerInterface, \SessionIdInterface, \Se
     /**
      * The backend comes from the constructor: the save path is ignored.
      */
-    public function open(string $_path, string $_name): bool {}
+    public function open(string $path, string $name): bool {}
 
     /**
      * Releases the session's lock.
@@ -125,7 +125,7 @@ class RedisHandler implements \SessionHandlerInterface, \SessionIdInterface, \Se
      * Refreshes the session's expiry without rewriting it (for session.lazy_write).
      * @throws SessionException
      */
-    public function updateTimestamp(string $id, string $_data): bool {}
+    public function updateTimestamp(string $id, string $data): bool {}
 
     /**
      * Round trips this process has made to the backend (for tests and benchmarks).
@@ -154,7 +154,7 @@ class DatabaseHandler implements \SessionHandlerInterface, \SessionIdInterface, 
     /**
      * The backend comes from the constructor: the save path is ignored.
      */
-    public function open(string $_path, string $_name): bool {}
+    public function open(string $path, string $name): bool {}
 
     /**
      * Releases the session's lock.
@@ -200,12 +200,27 @@ class DatabaseHandler implements \SessionHandlerInterface, \SessionIdInterface, 
      * Refreshes the session's expiry without rewriting it (for session.lazy_write).
      * @throws SessionException
      */
-    public function updateTimestamp(string $id, string $_data): bool {}
+    public function updateTimestamp(string $id, string $data): bool {}
 
     /**
      * Round trips this process has made to the backend (for tests and benchmarks).
      */
     public function roundTrips(): int {}
+
+    /**
+     * Creates the session table if it is missing.
+     * @param array<string, scalar|null>|string $options a `mysql://` DSN or an options array, as for the constructor
+     * @throws ConfigException
+     * @throws ConnectionException
+     */
+    public static function createTable(mixed $options): bool {}
+
+    /**
+     * The CREATE TABLE statement of the session table, to run by hand or in a migration.
+     * @param string|null $table null: `cannon_session`
+     * @throws ConfigException on a table name that is not a plain identifier
+     */
+    public static function createTableSql(?string $table = null): string {}
 }
 
 /**
@@ -318,12 +333,12 @@ class Session
      * Starts (or resumes) the session and returns its id. Without $id, the id comes from the
      * cookie. A missing, malformed or unknown id starts a new session with a fresh id. Sends the
      * cookie when the id is new (not in the CLI).
-     * @param bool|null $read_only true: take no lock; close() saves nothing
+     * @param bool|null $readOnly true: take no lock; close() saves nothing
      * @throws ConnectionException
      * @throws LockTimeoutException
      * @throws CorruptDataException
      */
-    public function start(?string $id = null, ?bool $read_only = null): string {}
+    public function start(?string $id = null, ?bool $readOnly = null): string {}
 
     /**
      * Saves `data` if it changed since start(), otherwise only refreshes the expiry, and releases

@@ -54,7 +54,12 @@ fn is_https() -> bool {
 pub fn incoming(name: &str) -> Option<Vec<u8>> {
     let globals = ProcessGlobals::get();
     let cookies = globals.http_cookie_vars()?;
-    cookies.get(name).and_then(|z| z.zend_str()).map(|s| s.as_bytes().to_vec())
+    let found = cookies.get(name).or_else(|| {
+        // PHP stores an incoming `my.app` cookie as $_COOKIE['my_app'] (as it does for any
+        // request variable name); `.` is the only such character a session name may contain.
+        name.contains('.').then(|| name.replace('.', "_")).and_then(|mangled| cookies.get(mangled.as_str()))
+    });
+    found.and_then(|z| z.zend_str()).map(|s| s.as_bytes().to_vec())
 }
 
 impl CookieSettings {

@@ -7,6 +7,7 @@ use crate::codec::json;
 use crate::config::Serializer;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::boxed::ZBox;
+use ext_php_rs::zend::ExecutorGlobals;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
 
 fn call(name: &str, args: Vec<&dyn ext_php_rs::convert::IntoZvalDyn>) -> PhpResult<Zval> {
@@ -61,7 +62,12 @@ pub fn decode(bytes: &[u8], fmt: Serializer) -> PhpResult<ZBox<ZendHashTable>> {
             let mut opts_z = Zval::new();
             opts_z.set_hashtable(opts);
             // unserialize() reports its own notice on malformed input; we add the exception.
-            let out = call("unserialize", vec![&arg, &opts_z])?;
+            // As `@unserialize()`: malformed input becomes our CorruptDataException, not a notice
+            // that an error handler would turn into some other exception first.
+            let saved = std::mem::replace(&mut ExecutorGlobals::get_mut().error_reporting, 0);
+            let out = call("unserialize", vec![&arg, &opts_z]);
+            ExecutorGlobals::get_mut().error_reporting = saved;
+            let out = out?;
             match out.array() {
                 Some(a) => Ok(a.to_owned()),
                 None => Err(exception(

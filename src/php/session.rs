@@ -325,11 +325,11 @@ impl Session {
     /// Starts (or resumes) the session and returns its id. Without `$id`, the id comes from the
     /// cookie. A missing, malformed or unknown id starts a new session with a fresh id. With
     /// `$readOnly`, no lock is taken (nor waited for) and close() saves nothing.
-    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<BinarySlice<u8>>, read_only: Option<bool>) -> PhpResult<String> {
+    pub fn start(self_: &mut ZendClassObject<Session>, id: Option<BinarySlice<u8>>, readOnly: Option<bool>) -> PhpResult<String> {
         if self_.started {
             return Ok(self_.id.clone().unwrap_or_default());
         }
-        let read_only = read_only.unwrap_or(false);
+        let read_only = readOnly.unwrap_or(false);
         self_.read_only = read_only;
         self_.store()?.handler.read_only_request = read_only;
         let wanted: Option<Vec<u8>> = match id {
