@@ -96,7 +96,7 @@ final class RedisHandlerTest extends SessionHandlerContract
         foreach ($variants as $name => $options) {
             $h = new RedisHandler($options);
             $id = 'opts' . bin2hex(random_bytes(10));
-            $this->assertTrue($h->write($id, "v|s:4:\"$name\";"[0] === 'v' ? 'v|i:1;' : ''), $name);
+            $this->assertTrue($h->write($id, 'v|i:1;'), $name);
             $this->assertSame('v|i:1;', $this->probe->get($this->key($id)), "$name: stored under the prefix");
             $h->close();
         }

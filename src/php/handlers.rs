@@ -13,6 +13,9 @@ use ext_php_rs::types::Zval;
 /// Shared body of both handler classes.
 pub struct HandlerCore {
     h: Handler,
+    /// create_sid() could not reach the store: the read() PHP calls next throws that at once
+    /// rather than wait for a second timeout. Cleared by open() and close().
+    outage: Option<crate::store::StoreError>,
 }
 
 fn id_of(id: &[u8]) -> &str {
@@ -24,7 +27,7 @@ impl HandlerCore {
         let scheme = if redis { "redis" } else { "mysql" };
         let cfg = options::from_zval(options, scheme).map_err(|e| from_config(&e))?;
         options::expect_backend(&cfg, redis, class).map_err(|e| from_config(&e))?;
-        Ok(HandlerCore { h: Handler::new(cfg, NATIVE_PREFIX, ini::locking()) })
+        Ok(HandlerCore { h: Handler::new(cfg, NATIVE_PREFIX, ini::locking()), outage: None })
     }
 
     fn done<T>(&mut self, r: Result<T, crate::handler::HandlerError>) -> PhpResult<T> {
@@ -35,11 +38,15 @@ impl HandlerCore {
     }
 
     pub fn close(&mut self) -> PhpResult<bool> {
+        self.outage = None;
         let r = self.h.close();
         self.done(r).map(|_| true)
     }
     pub fn read(&mut self, id: &[u8]) -> PhpResult<Binary<u8>> {
-        let r = self.h.read(id_of(id));
+        let r = match self.outage.take() {
+            Some(e) => Err(crate::handler::HandlerError::Store(e)),
+            None => self.h.read(id_of(id)),
+        };
         self.done(r).map(Binary::from)
     }
     pub fn write(&mut self, id: &[u8], data: &[u8]) -> PhpResult<bool> {
@@ -55,7 +62,17 @@ impl HandlerCore {
         self.done(r).map(|n| n.min(i64::MAX as u64) as i64)
     }
     pub fn create_sid(&mut self) -> PhpResult<String> {
-        let r = self.h.create_id(ini::sid_length());
+        let len = ini::sid_length();
+        // Store unreachable: an unchecked id, as the native handler does, so that read() reports
+        // the outage as ConnectionException (PHP replaces an exception thrown from create_sid()
+        // by Error "Session id must be a string").
+        let r = self.h.create_id(len).or_else(|e| match e {
+            crate::handler::HandlerError::Store(_) => {
+                self.outage = super::native::outage_of(&e);
+                crate::id::generate(len).map_err(|e| crate::handler::HandlerError::Random(e.to_string()))
+            }
+            other => Err(other),
+        });
         self.done(r)
     }
     pub fn validate_id(&mut self, id: &[u8]) -> PhpResult<bool> {
@@ -89,7 +106,9 @@ macro_rules! handler_class {
                 Ok($ty { core: HandlerCore::new(options, $redis, $php_name)? })
             }
             /// The backend comes from the constructor; PHP's save path is ignored.
-            pub fn open(&mut self, _path: String, _name: String) -> bool {
+            #[allow(unused_variables)]
+            pub fn open(&mut self, path: String, name: String) -> bool {
+                self.core.outage = None;
                 self.core.h.read_only_request = super::request::read_and_close();
                 true
             }
@@ -115,7 +134,8 @@ macro_rules! handler_class {
             pub fn validate_id(&mut self, id: BinarySlice<u8>) -> PhpResult<bool> {
                 self.core.validate_id(&id)
             }
-            pub fn update_timestamp(&mut self, id: BinarySlice<u8>, _data: BinarySlice<u8>) -> PhpResult<bool> {
+            #[allow(unused_variables)]
+            pub fn update_timestamp(&mut self, id: BinarySlice<u8>, data: BinarySlice<u8>) -> PhpResult<bool> {
                 self.core.update_timestamp(&id)
             }
             /// Round trips this process has made to the backend (for tests and benchmarks).

@@ -6,7 +6,8 @@
 //! a warning) where ext/session is missing.
 use super::{ffi, ini};
 use crate::config::{parse_dsn, Config};
-use crate::handler::Handler;
+use crate::handler::{Handler, HandlerError};
+use crate::store::StoreError;
 use ext_php_rs::types::ZendStr;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -63,6 +64,21 @@ pub fn register() -> bool {
         let f: unsafe extern "C" fn(*const PsModule) -> c_int = std::mem::transmute(sym);
         f(&MODULE.0) == SUCCESS
     }
+}
+
+/// A connection failure or timeout, copied: what `OUTAGE` keeps.
+pub(super) fn outage_of(e: &HandlerError) -> Option<StoreError> {
+    match e {
+        HandlerError::Store(StoreError::Connection(m)) => Some(StoreError::Connection(m.clone())),
+        HandlerError::Store(StoreError::Timeout(m)) => Some(StoreError::Timeout(m.clone())),
+        _ => None,
+    }
+}
+
+thread_local! {
+    /// The store could not be reached by create_sid in this request: the read PHP makes next
+    /// reports that at once, instead of waiting for a second timeout. Cleared by open and close.
+    static OUTAGE: RefCell<Option<StoreError>> = const { RefCell::new(None) };
 }
 
 thread_local! {
@@ -140,6 +156,7 @@ fn report<T>(h: &mut Handler, what: &str, r: Result<T, crate::handler::HandlerEr
 unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name: *const c_char) -> c_int {
     guarded("open", FAILURE, || {
         let path = if save_path.is_null() { String::new() } else { CStr::from_ptr(save_path).to_string_lossy().into_owned() };
+        OUTAGE.with(|o| o.replace(None));
         match config_for(&path) {
             Ok((cfg, key)) => {
                 if !(*mod_data).is_null() {
@@ -160,6 +177,7 @@ unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name:
 
 unsafe extern "C" fn ps_close(mod_data: ModData) -> c_int {
     guarded("close", FAILURE, || {
+        OUTAGE.with(|o| o.replace(None));
         if mod_data.is_null() || (*mod_data).is_null() {
             return SUCCESS;
         }
@@ -173,7 +191,10 @@ unsafe extern "C" fn ps_close(mod_data: ModData) -> c_int {
 unsafe extern "C" fn ps_read(mod_data: ModData, key: *mut ZendStr, val: *mut *mut ZendStr, _maxlifetime: i64) -> c_int {
     guarded("read", FAILURE, || {
         let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = h.read(id_str(key));
+        let r = match OUTAGE.with(|o| o.take()) {
+            Some(e) => Err(HandlerError::Store(e)),
+            None => h.read(id_str(key)),
+        };
         match report(h, "reading the session", r) {
             Some(data) => {
                 *val = ZendStr::new(data, false).into_raw();
@@ -232,8 +253,11 @@ unsafe extern "C" fn ps_create_sid(mod_data: ModData) -> *mut ZendStr {
             Some(h) => match h.create_id(len) {
                 Ok(id) => Some(id),
                 // The store is unreachable: hand out an unchecked id; the read that follows
-                // reports the outage.
-                Err(_) => crate::id::generate(len).ok(),
+                // reports the outage (at once, see OUTAGE).
+                Err(e) => {
+                    OUTAGE.with(|o| o.replace(outage_of(&e)));
+                    crate::id::generate(len).ok()
+                }
             },
             None => crate::id::generate(len).ok(),
         };
