@@ -63,16 +63,17 @@ struct Column {
     nullable: bool,
     default: Option<String>,
     extra: String,
+    collation: Option<String>,
 }
 
 const COLUMNS: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, \
-     IS_NULLABLE, COLUMN_DEFAULT, EXTRA FROM information_schema.COLUMNS \
+     IS_NULLABLE, COLUMN_DEFAULT, EXTRA, COLLATION_NAME FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
 
 const INDEXES: &str = "SELECT INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART \
      FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
 
-type ColumnRow = (String, String, String, Option<u64>, String, Option<String>, String);
+type ColumnRow = (String, String, String, Option<u64>, String, Option<String>, String, Option<String>);
 type IndexRow = (String, i64, u64, Option<String>, Option<u64>);
 
 /// Reads the table's columns and indexes from information_schema (three small queries, once per
@@ -82,7 +83,7 @@ pub(super) fn inspect(conn: &mut PooledConn, db: &str, table: &str, max_size: us
         .exec::<ColumnRow, _, _>(COLUMNS, (table,))?
         .into_iter()
         .map(
-            |(name, data_type, column_type, max_len, nullable, default, extra)| Column {
+            |(name, data_type, column_type, max_len, nullable, default, extra, collation)| Column {
                 name,
                 data_type: data_type.to_ascii_lowercase(),
                 column_type,
@@ -90,6 +91,7 @@ pub(super) fn inspect(conn: &mut PooledConn, db: &str, table: &str, max_size: us
                 nullable: nullable.eq_ignore_ascii_case("YES"),
                 default,
                 extra: extra.to_ascii_lowercase(),
+                collation,
             },
         )
         .collect();
@@ -123,6 +125,18 @@ fn judge(
         // a full-length key.
         Some(c) if !matches!(c.data_type.as_str(), "varbinary" | "varchar" | "char") => {
             problems.push(format!("its session_id column is {}", c.column_type));
+            clauses.push("MODIFY COLUMN session_id VARBINARY(256) NOT NULL".into());
+        }
+        // A text column with a case-insensitive collation would let `ABC…` read `abc…`'s
+        // session: ids must compare byte for byte.
+        Some(c)
+            if c.data_type != "varbinary"
+                && !c.collation.as_deref().is_some_and(|co| co.to_ascii_lowercase().ends_with("_bin")) =>
+        {
+            problems.push(format!(
+                "its session_id column compares ids case-insensitively (collation {})",
+                c.collation.as_deref().unwrap_or("unknown")
+            ));
             clauses.push("MODIFY COLUMN session_id VARBINARY(256) NOT NULL".into());
         }
         Some(c) => id_max_len = c.max_len,

@@ -52,12 +52,12 @@ impl Statements {
                 "UPDATE {t} SET data = ?, last_activity = NOW(), expires_at = UNIX_TIMESTAMP() + ? \
                  WHERE session_id = ?"
             )),
-            // Only a live row is refreshed: touching an expired one would bring its old data back
-            // to life (PHP calls this after a read that found nothing, when the data is still "").
-            // Parameters: ttl, id.
+            // Lazy write: the request read this session while it was live (PHP writes, never
+            // touches, after a read that found nothing), so refresh it even if it expired while
+            // the request ran. Parameters: ttl, id.
             touch: s(format!(
                 "UPDATE {t} SET last_activity = NOW(), expires_at = UNIX_TIMESTAMP() + ? \
-                 WHERE session_id = ? AND expires_at > UNIX_TIMESTAMP()"
+                 WHERE session_id = ?"
             )),
             delete: s(format!("DELETE FROM {t} WHERE session_id = ?")),
             gc: s(format!(
