@@ -225,16 +225,7 @@ impl Conn {
             let new_len = self.rbuf.len() * 2;
             self.rbuf.resize(new_len, 0);
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(StoreError::Timeout(format!("read from redis after {:?}", self.timeout)));
-        }
-        let remaining = deadline - now;
-        // Only narrow the socket timeout when a reply spans several reads.
-        if remaining + Duration::from_millis(5) < self.socket_timeout {
-            self.stream.set_read_timeout(remaining).map_err(|e| io_err("set timeout", e))?;
-            self.socket_timeout = remaining;
-        }
+        self.bound_by(deadline)?;
         let got = loop {
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(n) => break n,
@@ -246,6 +237,21 @@ impl Conn {
             return Err(StoreError::Connection("redis closed the connection".into()));
         }
         self.rend += got;
+        Ok(())
+    }
+
+    /// Before a blocking read: fails once the call's deadline has passed, and narrows the socket
+    /// timeout to what is left (only when a reply spans several reads, to save the syscall).
+    fn bound_by(&mut self, deadline: Instant) -> Result<(), StoreError> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StoreError::Timeout(format!("read from redis after {:?}", self.timeout)));
+        }
+        let remaining = deadline - now;
+        if remaining + Duration::from_millis(5) < self.socket_timeout {
+            self.stream.set_read_timeout(remaining).map_err(|e| io_err("set timeout", e))?;
+            self.socket_timeout = remaining;
+        }
         Ok(())
     }
 
@@ -340,15 +346,7 @@ impl Conn {
                 filled += take;
                 continue;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(StoreError::Timeout(format!("read from redis after {:?}", self.timeout)));
-            }
-            let remaining = deadline - now;
-            if remaining + Duration::from_millis(5) < self.socket_timeout {
-                self.stream.set_read_timeout(remaining).map_err(|e| io_err("set timeout", e))?;
-                self.socket_timeout = remaining;
-            }
+            self.bound_by(deadline)?;
             match self.stream.read(&mut out[filled..]) {
                 Ok(0) => return Err(StoreError::Connection("redis closed the connection".into())),
                 Ok(n) => filled += n,
