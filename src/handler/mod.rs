@@ -35,6 +35,13 @@ impl From<StoreError> for HandlerError {
     }
 }
 
+/// The outcome of the locked read `validate_id` makes on behalf of the read that follows it.
+enum Prefetched {
+    Data(Option<Vec<u8>>),
+    /// The lock wait timed out: the read fails with this, as it would have without strict mode.
+    LockTimeout { id_prefix: String, waited_ms: u64 },
+}
+
 /// One handler's view of a backend: which process-wide store it uses, and this request's state.
 pub struct Handler {
     cfg: Config,
@@ -43,8 +50,8 @@ pub struct Handler {
     pub locking: bool,
     /// This request only reads (`read_and_close`, read-only Session): never lock, never wait.
     pub read_only_request: bool,
-    /// Data read by `validate_id` for the read that follows it (strict mode costs no extra trip).
-    prefetched: Option<(String, Option<Vec<u8>>)>,
+    /// What `validate_id` read for the read that follows it (strict mode costs no extra trip).
+    prefetched: Option<(String, Prefetched)>,
     /// Set when the lock could not be had and the policy is read-only: writes are skipped.
     read_only: Option<String>,
     /// Messages for the PHP layer to raise as notices.
@@ -95,9 +102,14 @@ impl Handler {
     /// Reads (and, with locking, locks) the session; a missing session is empty data.
     pub fn read(&mut self, id: &str) -> Result<Vec<u8>, HandlerError> {
         Self::check(id)?;
-        if let Some((pid, data)) = self.prefetched.take() {
+        if let Some((pid, pre)) = self.prefetched.take() {
             if pid == id {
-                return Ok(data.unwrap_or_default());
+                return match pre {
+                    Prefetched::Data(data) => Ok(data.unwrap_or_default()),
+                    Prefetched::LockTimeout { id_prefix, waited_ms } => {
+                        Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
+                    }
+                };
             }
             self.release(&pid);
         }
@@ -194,13 +206,23 @@ impl Handler {
         if let Some((pid, _)) = self.prefetched.take() {
             self.release(&pid);
         }
-        let data = self.fetch(id)?;
+        let data = match self.fetch(id) {
+            Ok(data) => data,
+            // Another request holds this id's lock, so the id is in use: saying "invalid" would
+            // make PHP start a fresh, empty session under a new id (the user loses the session)
+            // instead of failing. Call it valid and let the read that follows fail as usual.
+            Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms })) => {
+                self.prefetched = Some((id.to_string(), Prefetched::LockTimeout { id_prefix, waited_ms }));
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
+        };
         if data.is_none() {
             // Not a live session: PHP will pick a new id, so do not keep its lock.
             self.release(id);
             return Ok(false);
         }
-        self.prefetched = Some((id.to_string(), data));
+        self.prefetched = Some((id.to_string(), Prefetched::Data(data)));
         Ok(true)
     }
 
@@ -217,5 +239,43 @@ impl Handler {
 
     pub fn stats(&self) -> store::StoreStats {
         self.with_store(|s| Ok(s.stats())).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the real Redis named by CANNON_REDIS_DSN (default redis://127.0.0.1:6379/0).
+    use super::*;
+    use crate::config::parse_dsn;
+
+    fn cfg(opts: &str) -> Config {
+        let dsn = std::env::var("CANNON_REDIS_DSN").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+        let sep = if dsn.contains('?') { '&' } else { '?' };
+        parse_dsn(&format!("{dsn}{sep}prefix=cannon_rust_handler_test:&{opts}")).unwrap()
+    }
+
+    /// Strict mode: an id whose lock another request holds past lock_wait_timeout is in use. It
+    /// must not be reported invalid (PHP would start a fresh empty session under a new id); the
+    /// read that follows fails with the lock timeout instead, without waiting a second time.
+    #[test]
+    fn validate_id_on_a_locked_id_fails_the_read_not_the_id() {
+        let id = crate::id::generate(26).unwrap();
+        let mut other = store::open(&cfg(""), "").unwrap();
+        other.write(&id, b"data", 60).unwrap();
+        assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"data"[..]));
+
+        let mut h = Handler::new(cfg("lock_wait_timeout=0.1"), "", true);
+        assert!(h.validate_id(&id).unwrap());
+        let started = std::time::Instant::now();
+        match h.read(&id) {
+            Err(HandlerError::Store(StoreError::LockTimeout { .. })) => {}
+            other => panic!("expected LockTimeout, got {other:?}"),
+        }
+        assert!(started.elapsed() < std::time::Duration::from_millis(50), "the read waited again");
+        assert_eq!(h.stats().lock_failures, 1);
+
+        other.destroy(&id).unwrap();
+        assert!(h.validate_id(&id).is_ok_and(|valid| !valid), "a missing session is still invalid");
+        h.close().unwrap();
     }
 }
