@@ -1151,7 +1151,8 @@ trait MysqlLocking
 
     protected static function lockTtlApplies(): bool
     {
-        return false;
+        // Lock connections run with wait_timeout = lock_ttl: a holder idle past it loses the lock.
+        return true;
     }
 
     protected function assertRecoveredAfterKill(float $sinceLocked, float $sinceKilled): void

@@ -64,6 +64,10 @@ pub(super) fn opts(m: &MysqlConfig, cfg: &Config) -> Opts {
         .tcp_nodelay(true)
         // UPDATE reports matched rows, not changed rows: the older layout's write relies on it.
         .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
+        // The lock lives as long as its connection: an idle connection closed by the server
+        // after lock_ttl frees the lock of a request that hung between statements, so a MySQL
+        // lock expires like a Redis one. Run once per connection, not per request.
+        .init(vec![format!("SET SESSION wait_timeout = {}", cfg.lock_ttl.as_secs_f64().ceil().max(1.0) as u64)])
         .pool_opts(pool)
         .ssl_opts(ssl_opts(m));
     let b = match &m.socket {

@@ -7,13 +7,14 @@
 //!   socket read timeout, so no call outlives the read timeout however long `lock_wait_timeout`
 //!   is. The server wakes a waiter as soon as the holder releases, so the hand-over costs one
 //!   round trip, not a polling interval.
-//! - No TTL: a named lock lives as long as its connection. A PHP process that dies closes its
-//!   connection and the server frees the lock at once; a hung one is bounded by PHP's
-//!   `max_execution_time`. `lock_ttl` therefore does not apply to this backend.
+//! - A named lock lives as long as its connection. A PHP process that dies closes its connection
+//!   and the server frees the lock at once. Connections run with `wait_timeout = lock_ttl`, so a
+//!   request that hangs between statements for longer than `lock_ttl` loses its connection and
+//!   with it the lock, as a Redis lock expires.
 //! - When the lock's connection dies (server restart, KILL, network), the lock dies with it.
-//!   `write` then takes it again without waiting, on a fresh connection: if that works, nobody
-//!   took it in between and the write goes ahead; if another connection holds it now, the write
-//!   is refused with `LockLost`.
+//!   `write` then takes it again without waiting, on a fresh connection. If another connection
+//!   holds it now, or the stored session changed since our read (someone held it in between),
+//!   the write is refused with `LockLost`; otherwise it goes ahead.
 //! - A connection holding a lock is flagged for `COM_RESET_CONNECTION` on its return to the pool,
 //!   which frees named locks: a lock connection dropped without `RELEASE_LOCK` (on an error path)
 //!   never sits in the pool still holding a lock. The flag is cleared after an explicit release,
@@ -32,6 +33,9 @@ pub(super) struct HeldLock {
     pub id: String,
     pub name: String,
     pub conn: Option<PooledConn>,
+    /// What the locked read found (None: no live row), to tell after a lost connection whether
+    /// another request wrote in between.
+    pub read: Option<Option<Vec<u8>>>,
 }
 
 /// Longest single `GET_LOCK` wait.
@@ -94,6 +98,7 @@ impl MysqlStore {
                         id: id.to_string(),
                         name,
                         conn: Some(conn),
+                        read: None,
                     });
                     self.stats.last_lock_wait = started.elapsed();
                     return Ok(());
@@ -134,15 +139,35 @@ impl MysqlStore {
     /// `LockLost` when another connection holds it now.
     pub(super) fn retake_lock(&mut self, id: &str) -> Result<(), StoreError> {
         let name = lock_name(&self.dbname, &self.table, id);
+        // What our locked read saw: if the stored session differs now, another request held the
+        // lock in between (ours died with its connection, e.g. after lock_ttl) and wrote.
+        let expected = self.lock.as_ref().filter(|l| l.id == id).and_then(|l| l.read.clone());
         let mut conn = self.get_conn()?;
         self.stats.round_trips += 1;
         match get_lock(&mut conn, &name, Duration::ZERO) {
             Ok(Some(true)) => {
                 conn.reset_connection(true);
+                if let Some(expected) = &expected {
+                    self.stats.round_trips += 1;
+                    let select = std::sync::Arc::clone(&self.sql.select);
+                    let now = match conn.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,)) {
+                        Ok(row) => row.map(Option::unwrap_or_default),
+                        Err(e) => {
+                            drop(conn);
+                            return Err(self.fail(&e, Stage::Query));
+                        }
+                    };
+                    if &now != expected {
+                        let _ = release(&mut conn, &name);
+                        self.lock = None;
+                        return Err(StoreError::LockLost);
+                    }
+                }
                 self.lock = Some(HeldLock {
                     id: id.to_string(),
                     name,
                     conn: Some(conn),
+                    read: expected,
                 });
                 Ok(())
             }

@@ -204,7 +204,11 @@ impl MysqlStore {
                 }
             },
         )?;
-        Ok(row.map(Option::unwrap_or_default))
+        let data = row.map(Option::unwrap_or_default);
+        if let Some(l) = self.lock.as_mut().filter(|l| l.id == id) {
+            l.read = Some(data.clone());
+        }
+        Ok(data)
     }
 
     fn write_inner(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
