@@ -154,6 +154,16 @@ impl Handler {
         self.with_store(|s| s.write(id, data, ttl))
     }
 
+    /// Saves in the middle of a request, keeping the lock (the Adapter API under a Session).
+    pub fn save(&mut self, id: &str, data: &[u8], ttl: u64) -> Result<(), HandlerError> {
+        Self::check(id)?;
+        if self.read_only.as_deref() == Some(id) {
+            self.notices.push("session opened read-only (lock not acquired): write skipped".into());
+            return Ok(());
+        }
+        self.with_store(|s| s.write_keep_lock(id, data, ttl))
+    }
+
     /// Lazy write: the data did not change, refresh its expiry (and release the lock).
     pub fn update_timestamp(&mut self, id: &str, ttl: u64) -> Result<(), HandlerError> {
         Self::check(id)?;

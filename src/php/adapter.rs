@@ -40,7 +40,9 @@ impl Store {
     pub fn write_array(&mut self, id: &str, data: &Zval) -> PhpResult<()> {
         let bytes = serializer::encode(data, self.serializer)?;
         let ttl = self.ttl;
-        self.handler.write(id, &bytes, ttl).map_err(|e| from_handler(&e))
+        // Keeps the lock a Session may hold on this id: its close() releases it, so no other
+        // request slips in between this save and the end of the request.
+        self.handler.save(id, &bytes, ttl).map_err(|e| from_handler(&e))
     }
 }
 

@@ -22,6 +22,12 @@ pub trait SessionStore {
     /// and `StoreError::LockLost` is returned.
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError>;
 
+    /// Stores `data` and keeps this request's lock on `id`: a save in the middle of a request
+    /// (the Adapter API while its Session holds the lock). Without a lock on `id`, as `write`.
+    fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
+        self.write(id, data, ttl_secs)
+    }
+
     /// Refreshes the lifetime without rewriting the data (lazy write), then releases the lock.
     fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError>;
 

@@ -323,6 +323,21 @@ impl SessionStore for MysqlStore {
         result
     }
 
+    fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
+        if !self.lock.as_ref().is_some_and(|l| l.id == id) {
+            return self.write(id, data, ttl_secs);
+        }
+        if data.len() > self.max_size {
+            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
+        }
+        self.write_inner(id, data, ttl_secs)?;
+        // A later check for writes by others compares against what we wrote last.
+        if let Some(l) = self.lock.as_mut().filter(|l| l.id == id) {
+            l.read = Some(Some(data.to_vec()));
+        }
+        Ok(())
+    }
+
     fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
         let result = self.touch_inner(id, ttl_secs);
         self.release_lock_on(id);

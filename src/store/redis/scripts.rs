@@ -26,6 +26,17 @@ if cur then return 0 end
 return -1
 "#;
 
+/// Writes while keeping the lock (a save in the middle of a request) and extends the lock's
+/// life. ARGV[2]: data, ARGV[3]: TTL in seconds, ARGV[4]: lock TTL in ms. 0: not our lock.
+pub const WRITE_KEEP_LOCK: &str = r#"
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  return 1
+end
+return 0
+"#;
+
 /// Our lock expired and nobody holds one: write only if the stored data is still what we read
 /// (ARGV[4]: its SHA-1, '' for none) or already what we write (a retried call). 1 = written.
 pub const WRITE_IF_UNCHANGED: &str = r#"
@@ -74,6 +85,7 @@ impl Script {
 pub struct Scripts {
     pub lock_read: Script,
     pub write_unlock: Script,
+    pub write_keep_lock: Script,
     pub write_if_unchanged: Script,
     pub touch_unlock: Script,
     pub unlock: Script,
@@ -85,6 +97,7 @@ impl Scripts {
         Scripts {
             lock_read: Script::new(LOCK_READ),
             write_unlock: Script::new(WRITE_UNLOCK),
+            write_keep_lock: Script::new(WRITE_KEEP_LOCK),
             write_if_unchanged: Script::new(WRITE_IF_UNCHANGED),
             touch_unlock: Script::new(TOUCH_UNLOCK),
             unlock: Script::new(UNLOCK),
