@@ -43,7 +43,15 @@ pub struct RedisStore {
     /// How long the last locked read waited for the lock, and how many waits failed.
     pub last_lock_wait: Duration,
     pub lock_failures: u64,
+    /// Locks a failed call may have left in Redis under our token (the connection broke or
+    /// timed out mid-call, or the server refused the write and the release): (id, token).
+    /// The next locked read of that id reuses the token, so it is not locked out by itself
+    /// until `lock_ttl`; a locked read of another id releases them first.
+    orphans: Vec<(String, Vec<u8>)>,
 }
+
+/// At most this many orphaned locks are remembered; older ones are left to expire.
+const MAX_ORPHANS: usize = 16;
 
 impl RedisStore {
     /// Never connects: the first command does (so nothing is shared across a fork).
@@ -65,6 +73,7 @@ impl RedisStore {
             past_round_trips: 0,
             last_lock_wait: Duration::ZERO,
             lock_failures: 0,
+            orphans: Vec::new(),
         })
     }
 
@@ -138,6 +147,52 @@ impl RedisStore {
         } else {
             None
         }
+    }
+
+    /// A locked call on `id` failed with `e`: the lock may still be held under `token`. After a
+    /// server error the connection is fine, so release it now; when that fails too, or the
+    /// outcome is unknown (connection broken, timeout), remember it (see `orphans`) rather
+    /// than spend another timeout on it now.
+    fn keep_orphan(&mut self, id: &str, token: Vec<u8>, e: &StoreError) {
+        if matches!(e, StoreError::Server(_)) {
+            let (key, lock_key) = (self.key(id), self.lock_key(id));
+            if self.run(false, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &[&token])).is_ok() {
+                return;
+            }
+        }
+        self.remember_orphan(id, token);
+    }
+
+    fn remember_orphan(&mut self, id: &str, token: Vec<u8>) {
+        self.orphans.retain(|(i, _)| i != id);
+        if self.orphans.len() >= MAX_ORPHANS {
+            self.orphans.remove(0);
+        }
+        self.orphans.push((id.to_string(), token));
+    }
+
+    /// The token of an orphaned lock on `id`, if any (it may still hold the lock).
+    fn take_orphan(&mut self, id: &str) -> Option<Vec<u8>> {
+        let i = self.orphans.iter().position(|(o, _)| o == id)?;
+        Some(self.orphans.remove(i).1)
+    }
+
+    /// Releases the orphaned locks (compare-and-delete: never another request's lock). Stops at
+    /// the first failure (connection, timeout, or a server error such as LOADING: the script did
+    /// not run) and returns it, so the caller's own call, which would fail the same way, is not
+    /// attempted and a request still waits at most one timeout.
+    fn release_orphans(&mut self) -> Result<(), StoreError> {
+        while let Some((id, token)) = self.orphans.pop() {
+            let (key, lock_key) = (self.key(&id), self.lock_key(&id));
+            match self.run(true, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &[&token])) {
+                Ok(_) => {}
+                Err(e) => {
+                    self.orphans.push((id, token));
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn try_lock_read(&mut self, id: &str, token: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
@@ -225,19 +280,42 @@ impl SessionStore for RedisStore {
         if let Some(held) = &self.lock {
             if held.id != id {
                 let old = held.id.clone();
-                let _ = self.unlock(&old);
+                // A broken connection or a timeout here would only repeat for our own lock.
+                if let Err(e @ (StoreError::Connection(_) | StoreError::Timeout(_))) = self.unlock(&old) {
+                    return Err(e);
+                }
             }
         }
-        let token = match self.take_lock_for(id) {
-            Some(h) => h.token,
-            None => new_token()?,
+        // Our own lock, or one a failed call left behind on this id: the token may still hold it.
+        let token = match self.take_lock_for(id).map(|h| h.token).or_else(|| self.take_orphan(id)) {
+            Some(t) => {
+                if let Err(e) = self.release_orphans() {
+                    self.remember_orphan(id, t);
+                    return Err(e);
+                }
+                t
+            }
+            None => {
+                self.release_orphans()?;
+                new_token()?
+            }
         };
         let started = Instant::now();
         let deadline = started + self.lock_wait;
         let mut seed = u64::from_le_bytes([token[0], token[1], token[2], token[3], token[4], token[5], token[6], token[7]]) | 1;
         let mut attempt = 0;
         loop {
-            if let Some(data) = self.try_lock_read(id, &token)? {
+            let got = match self.try_lock_read(id, &token) {
+                Ok(g) => g,
+                Err(e) => {
+                    // The script may have run and its reply been lost, or the token is one an
+                    // earlier failure left holding the lock (a server error such as LOADING
+                    // changes nothing): keep it either way.
+                    self.remember_orphan(id, token);
+                    return Err(e);
+                }
+            };
+            if let Some(data) = got {
                 self.last_lock_wait = started.elapsed();
                 self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone() });
                 return Ok(data);
@@ -272,7 +350,14 @@ impl SessionStore for RedisStore {
         };
         let lock_key = self.lock_key(id);
         let args: [&[u8]; 3] = [&held.token, data, ttl.as_bytes()];
-        match self.run(true, |c| eval(c, &scripts().write_unlock, &[&key, &lock_key], &args))? {
+        let reply = match self.run(true, |c| eval(c, &scripts().write_unlock, &[&key, &lock_key], &args)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.keep_orphan(id, held.token, &e);
+                return Err(e);
+            }
+        };
+        match reply {
             Reply::Int(1) => Ok(()),
             Reply::Int(-1) => {
                 // Our lock expired and nobody holds one: write only if nobody wrote since we read.
@@ -288,6 +373,35 @@ impl SessionStore for RedisStore {
         }
     }
 
+    fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
+        if data.len() > self.max_size {
+            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
+        }
+        let Some(held) = self.take_lock_for(id) else {
+            return self.write(id, data, ttl_secs);
+        };
+        let (key, lock_key) = (self.key(id), self.lock_key(id));
+        let ttl = ttl_secs.max(1).to_string();
+        let lock_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let args: [&[u8]; 4] = [&held.token, data, ttl.as_bytes(), lock_ms.as_bytes()];
+        match self.run(true, |c| eval(c, &scripts().write_keep_lock, &[&key, &lock_key], &args)) {
+            Ok(Reply::Int(1)) => {
+                self.lock = Some(HeldLock { id: id.to_string(), token: held.token, read: Some(data.to_vec()) });
+                Ok(())
+            }
+            // Not our lock any more: the ordinary locked write tells a lost lock from an expired
+            // one nobody took (and then writes if nothing changed since our read).
+            Ok(_) => {
+                self.lock = Some(held);
+                self.write(id, data, ttl_secs)
+            }
+            Err(e) => {
+                self.lock = Some(held);
+                Err(e)
+            }
+        }
+    }
+
     fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
         let key = self.key(id);
         let ttl = ttl_secs.max(1).to_string();
@@ -298,7 +412,10 @@ impl SessionStore for RedisStore {
             Some(held) => {
                 let lock_key = self.lock_key(id);
                 let args: [&[u8]; 2] = [&held.token, ttl.as_bytes()];
-                self.run(true, |c| eval(c, &scripts().touch_unlock, &[&key, &lock_key], &args))?;
+                if let Err(e) = self.run(true, |c| eval(c, &scripts().touch_unlock, &[&key, &lock_key], &args)) {
+                    self.keep_orphan(id, held.token, &e);
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -309,7 +426,10 @@ impl SessionStore for RedisStore {
         let key = self.key(id);
         let lock_key = self.lock_key(id);
         let args: [&[u8]; 1] = [&held.token];
-        self.run(true, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &args))?;
+        if let Err(e) = self.run(true, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &args)) {
+            self.remember_orphan(id, held.token);
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -322,7 +442,10 @@ impl SessionStore for RedisStore {
             Some(held) => {
                 let lock_key = self.lock_key(id);
                 let args: [&[u8]; 1] = [&held.token];
-                self.run(true, |c| eval(c, &scripts().destroy, &[&key, &lock_key], &args))?;
+                if let Err(e) = self.run(true, |c| eval(c, &scripts().destroy, &[&key, &lock_key], &args)) {
+                    self.keep_orphan(id, held.token, &e);
+                    return Err(e);
+                }
             }
         }
         Ok(())
