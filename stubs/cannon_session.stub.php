@@ -374,3 +374,11 @@ class Session
      */
     public function gc(?int $maxLifetime = null): int {}
 }
+
+/**
+ * This process's counters across every backend it uses (the native save handler included):
+ * open connections, round trips to the servers, lock waits that timed out, and the longest
+ * last lock wait in milliseconds.
+ * @return array{connections: int, round_trips: int, lock_failures: int, last_lock_wait_ms: float}
+ */
+function stats(): array {}

@@ -112,6 +112,10 @@ fn parse_host_port(s: &str, default_port: u16) -> Result<(String, u16), ConfigEr
     if host.is_empty() {
         return err("invalid host: empty");
     }
+    if host.contains(':') && !s.starts_with('[') {
+        // `redis://::1` would otherwise be host ":" and port 1.
+        return err("invalid host: put an IPv6 address in brackets, e.g. [::1]:6379");
+    }
     if host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/' || b == b'@' || b == b'?') {
         return err(format!("invalid host {:?}", host.chars().take(64).collect::<String>()));
     }
@@ -138,8 +142,12 @@ fn parse_db(s: &str) -> Result<i64, ConfigError> {
 
 fn parse_secs(field: &str, v: &str) -> Result<Duration, ConfigError> {
     match v.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => err(format!("invalid {field} {:?}: expected seconds > 0 (e.g. 1.5)", v.chars().take(16).collect::<String>())),
+        // At least 1 ms: a tinier value would become a zero Duration, which sockets refuse.
+        Ok(s) if s.is_finite() && (0.001..=86_400.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => err(format!(
+            "invalid {field} {:?}: expected seconds from 0.001 to 86400 (e.g. 1.5)",
+            v.chars().take(16).collect::<String>()
+        )),
     }
 }
 
@@ -429,6 +437,10 @@ mod tests {
             ("redis://h?bogus=1", "unknown DSN option"),
             ("redis://h?timeout=0", "timeout"),
             ("redis://h?timeout=abc", "timeout"),
+            ("redis://h?timeout=1e-10", "timeout"),
+            ("redis://h?connect_timeout=0.0000001", "connect_timeout"),
+            ("redis://::1", "brackets"),
+            ("redis://:hunter2@::1:6379", "host"),
             ("redis://h?connect_timeout=-1", "connect_timeout"),
             ("redis://h?lock=maybe", "lock"),
             ("redis://h?lock_fail=x", "lock_fail"),

@@ -12,8 +12,10 @@ mod ini;
 mod native;
 mod options;
 mod request;
+mod sensitive;
 mod serializer;
 mod session;
+mod stats;
 
 use ext_php_rs::prelude::*;
 
@@ -22,6 +24,7 @@ use ext_php_rs::prelude::*;
 pub extern "C" fn startup(_ty: i32, module_number: i32) -> i32 {
     let r = std::panic::catch_unwind(|| {
         ini::register(module_number);
+        sensitive::install();
         if let Err(e) = exceptions::register() {
             ffi::core_warning(&format!("cannot register exception classes: {e}"));
             return -1;
@@ -41,6 +44,13 @@ pub extern "C" fn post_deactivate() -> i32 {
     0
 }
 
+/// This process's counters: connections, round trips, lock failures, the last lock wait.
+#[php_function]
+#[php(name = "Cannon\\Session\\stats")]
+pub fn stats() -> ext_php_rs::exception::PhpResult<ext_php_rs::boxed::ZBox<ext_php_rs::types::ZendHashTable>> {
+    stats::process_stats()
+}
+
 #[php_module]
 #[php(startup = "startup")]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
@@ -51,6 +61,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<handlers::DatabaseHandler>()
         .class::<adapter::Adapter>()
         .class::<session::Session>()
+        .function(wrap_function!(stats))
         .info_function(info::php_info)
         .post_deactivate_function(post_deactivate)
 }

@@ -7,6 +7,7 @@
 # - every write acknowledged before the kill is still there afterwards, and nothing read back is
 #   half-written (each value carries its own checksum).
 set -uo pipefail
+# shellcheck source=tests/faults/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 fault_init redis_restart
 
@@ -82,6 +83,27 @@ for api in "${apis[@]}"; do
         fail "$api: verification: $(head -c 600 "$FAULT_TMP/$api.verify")"
     fi
 done
+# Redis closing idle clients (CONFIG SET timeout 1): cycles 1.5 s apart never fail.
+echo "== redis closes idle connections after 1 s; cycles 1.5 s apart"
+redis-cli -h 127.0.0.1 -p "$port" config set timeout 1 >/dev/null
+pids=()
+for api in "${apis[@]}"; do
+    php_ext -d session.save_handler=cannon -d "session.save_path=\"$dsn\"" \
+        "$FAULT_LIB/cycler.php" --api="$api" --dsn="$dsn" --out="$FAULT_TMP/idle-$api" \
+        --max-seconds=5 --slots=2 --payload=512 --sleep-ms=1500 \
+        >"$FAULT_TMP/idle-$api.out" 2>"$FAULT_TMP/idle-$api.err" &
+    pids+=($!)
+    remember_pid "$!"
+done
+for p in "${pids[@]}"; do
+    wait "$p" || true
+done
+for api in "${apis[@]}"; do
+    s="$FAULT_TMP/idle-$api.summary"
+    check "$api: $(get cycles "$s") cycles 1.5 s apart after idle closes, $(get fail "$s") failed" -- \
+        test -s "$s" -a "$(get fail "$s")" = 0 -a "$(get cycles "$s")" -ge 3
+done
+
 # Sample of the failures the application saw.
 for api in "${apis[@]}"; do
     awk '$3 == "fail" {$1=$2=$3=$4=$5=""; print}' "$FAULT_TMP/$api.cycles" 2>/dev/null | sort | uniq -c | sort -rn | head -n 3 |

@@ -67,7 +67,11 @@ pub(super) fn opts(m: &MysqlConfig, cfg: &Config) -> Opts {
         // The lock lives as long as its connection: an idle connection closed by the server
         // after lock_ttl frees the lock of a request that hung between statements, so a MySQL
         // lock expires like a Redis one. Run once per connection, not per request.
-        .init(vec![format!("SET SESSION wait_timeout = {}", cfg.lock_ttl.as_secs_f64().ceil().max(1.0) as u64)])
+        // A server's own shorter wait_timeout still applies.
+        .init(vec![format!(
+            "SET SESSION wait_timeout = LEAST(@@GLOBAL.wait_timeout, {})",
+            cfg.lock_ttl.as_secs_f64().ceil().max(1.0) as u64
+        )])
         .pool_opts(pool)
         .ssl_opts(ssl_opts(m));
     let b = match &m.socket {

@@ -24,6 +24,15 @@ struct HeldLock {
     token: Vec<u8>,
     /// The bytes read under the lock, to check nothing changed if the lock expired before write.
     read: Option<Vec<u8>>,
+    /// Until when the lock is surely still ours by our own clock (taken at send time, minus a
+    /// safety margin for clock rates): before then, writing and releasing need no check on the
+    /// server and go as plain pipelined commands; after, the checking scripts run.
+    sure_until: Option<Instant>,
+}
+
+/// The part of lock_ttl not trusted by our own clock: a fifth of it, at least 200 ms.
+fn lock_margin(ttl: Duration) -> Duration {
+    (ttl / 5).max(Duration::from_millis(200))
 }
 
 pub struct RedisStore {
@@ -48,6 +57,9 @@ pub struct RedisStore {
     /// The next locked read of that id reuses the token, so it is not locked out by itself
     /// until `lock_ttl`; a locked read of another id releases them first.
     orphans: Vec<(String, Vec<u8>)>,
+    /// Lock with `SET NX GET` (Redis 7+) and a pipelined GET, no script; off after the server
+    /// refused that form once (older Redis), then the LOCK_READ script does it.
+    plain_lock: bool,
 }
 
 /// At most this many orphaned locks are remembered; older ones are left to expire.
@@ -74,6 +86,7 @@ impl RedisStore {
             last_lock_wait: Duration::ZERO,
             lock_failures: 0,
             orphans: Vec::new(),
+            plain_lock: true,
         })
     }
 
@@ -195,10 +208,35 @@ impl RedisStore {
         Ok(())
     }
 
-    fn try_lock_read(&mut self, id: &str, token: &[u8]) -> Result<Option<Option<Vec<u8>>>, StoreError> {
+    /// One attempt at the lock; on success, the session's bytes and until when the lock is
+    /// surely ours. One round trip either way.
+    #[allow(clippy::type_complexity)]
+    fn try_lock_read(&mut self, id: &str, token: &[u8]) -> Result<Option<(Option<Vec<u8>>, Option<Instant>)>, StoreError> {
         let key = self.key(id);
         let lock_key = self.lock_key(id);
         let ttl_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let sent_at = Instant::now();
+        let sure_until = self.lock_ttl.checked_sub(lock_margin(self.lock_ttl)).map(|d| sent_at + d);
+        if self.plain_lock {
+            let replies = self.run(true, |c| {
+                c.encode(&[b"SET", &lock_key, token, b"NX", b"PX", ttl_ms.as_bytes(), b"GET"]);
+                c.encode(&[b"GET", &key]);
+                c.flush_and_read(2)
+            })?;
+            let mut it = replies.into_iter();
+            match (it.next(), it.next()) {
+                // Nil: it was free and is ours now; our own token: a retried call already took it.
+                (Some(Reply::Nil), Some(data)) => return Ok(Some((bulk(data)?, sure_until))),
+                (Some(Reply::Bulk(t)), Some(data)) if t == token => return Ok(Some((bulk(data)?, sure_until))),
+                (Some(Reply::Bulk(_)), _) => return Ok(None),
+                (Some(Reply::Error(e)), _) if e.contains("syntax") || e.contains("ERR") => {
+                    // SET NX GET needs Redis 7: use the script from now on.
+                    self.plain_lock = false;
+                }
+                (Some(Reply::Error(e)), _) => return Err(StoreError::Server(e)),
+                (other, _) => return Err(unexpected(other.unwrap_or(Reply::Nil))),
+            }
+        }
         let reply = self.run(true, |c| eval(c, &scripts().lock_read, &[&key, &lock_key], &[token, ttl_ms.as_bytes()]))?;
         match reply {
             Reply::Array(mut items) if !items.is_empty() => {
@@ -206,12 +244,33 @@ impl RedisStore {
                     return Ok(None);
                 }
                 match items.pop() {
-                    Some(Reply::Bulk(b)) if items.len() == 1 => Ok(Some(Some(b))),
-                    _ => Ok(Some(None)),
+                    Some(Reply::Bulk(b)) if items.len() == 1 => Ok(Some((Some(b), sure_until))),
+                    _ => Ok(Some((None, sure_until))),
                 }
             }
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Whether a held lock is surely still ours (see `HeldLock::sure_until`).
+    fn surely_ours(held: &HeldLock) -> bool {
+        held.sure_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Sends `cmds` as one pipeline and checks every reply for errors; returns the replies.
+    fn pipeline(&mut self, cmds: &[&[&[u8]]]) -> Result<Vec<Reply>, StoreError> {
+        let replies = self.run(true, |c| {
+            for cmd in cmds {
+                c.encode(cmd);
+            }
+            c.flush_and_read(cmds.len())
+        })?;
+        for r in &replies {
+            if let Reply::Error(e) = r {
+                return Err(StoreError::Server(e.clone()));
+            }
+        }
+        Ok(replies)
     }
 }
 
@@ -240,6 +299,16 @@ fn ok(r: Reply) -> Result<Reply, StoreError> {
     match r {
         Reply::Error(e) => Err(StoreError::Server(e)),
         other => Ok(other),
+    }
+}
+
+/// A GET's reply as bytes.
+fn bulk(r: Reply) -> Result<Option<Vec<u8>>, StoreError> {
+    match r {
+        Reply::Bulk(b) => Ok(Some(b)),
+        Reply::Nil => Ok(None),
+        Reply::Error(e) => Err(StoreError::Server(e)),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -315,9 +384,9 @@ impl SessionStore for RedisStore {
                     return Err(e);
                 }
             };
-            if let Some(data) = got {
+            if let Some((data, sure_until)) = got {
                 self.last_lock_wait = started.elapsed();
-                self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone() });
+                self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone(), sure_until });
                 return Ok(data);
             }
             let now = Instant::now();
@@ -349,6 +418,20 @@ impl SessionStore for RedisStore {
             };
         };
         let lock_key = self.lock_key(id);
+        if Self::surely_ours(&held) {
+            // Still ours by our own clock: write and release as plain commands, one round trip.
+            return match self.pipeline(&[&[b"SET", &key, data, b"EX", ttl.as_bytes()], &[b"DEL", &lock_key]]) {
+                Ok(_) => Ok(()),
+                Err(e @ StoreError::Server(_)) => {
+                    // The write was refused (e.g. OOM); the DEL after it still released the lock.
+                    Err(e)
+                }
+                Err(e) => {
+                    self.keep_orphan(id, held.token, &e);
+                    Err(e)
+                }
+            };
+        }
         let args: [&[u8]; 3] = [&held.token, data, ttl.as_bytes()];
         let reply = match self.run(true, |c| eval(c, &scripts().write_unlock, &[&key, &lock_key], &args)) {
             Ok(r) => r,
@@ -383,10 +466,18 @@ impl SessionStore for RedisStore {
         let (key, lock_key) = (self.key(id), self.lock_key(id));
         let ttl = ttl_secs.max(1).to_string();
         let lock_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let sent_at = Instant::now();
+        let sure_until = self.lock_ttl.checked_sub(lock_margin(self.lock_ttl)).map(|d| sent_at + d);
+        if Self::surely_ours(&held) {
+            let r = self.pipeline(&[&[b"SET", &key, data, b"EX", ttl.as_bytes()], &[b"PEXPIRE", &lock_key, lock_ms.as_bytes()]]);
+            let read = if r.is_ok() { Some(data.to_vec()) } else { held.read };
+            self.lock = Some(HeldLock { id: id.to_string(), token: held.token, read, sure_until: if r.is_ok() { sure_until } else { held.sure_until } });
+            return r.map(|_| ());
+        }
         let args: [&[u8]; 4] = [&held.token, data, ttl.as_bytes(), lock_ms.as_bytes()];
         match self.run(true, |c| eval(c, &scripts().write_keep_lock, &[&key, &lock_key], &args)) {
             Ok(Reply::Int(1)) => {
-                self.lock = Some(HeldLock { id: id.to_string(), token: held.token, read: Some(data.to_vec()) });
+                self.lock = Some(HeldLock { id: id.to_string(), token: held.token, read: Some(data.to_vec()), sure_until });
                 Ok(())
             }
             // Not our lock any more: the ordinary locked write tells a lost lock from an expired
@@ -409,6 +500,13 @@ impl SessionStore for RedisStore {
             None => {
                 self.run(true, |c| ok(c.cmd(&[b"EXPIRE", &key, ttl.as_bytes()])?))?;
             }
+            Some(held) if Self::surely_ours(&held) => {
+                let lock_key = self.lock_key(id);
+                if let Err(e) = self.pipeline(&[&[b"EXPIRE", &key, ttl.as_bytes()], &[b"DEL", &lock_key]]) {
+                    self.keep_orphan(id, held.token, &e);
+                    return Err(e);
+                }
+            }
             Some(held) => {
                 let lock_key = self.lock_key(id);
                 let args: [&[u8]; 2] = [&held.token, ttl.as_bytes()];
@@ -425,6 +523,13 @@ impl SessionStore for RedisStore {
         let Some(held) = self.take_lock_for(id) else { return Ok(()) };
         let key = self.key(id);
         let lock_key = self.lock_key(id);
+        if Self::surely_ours(&held) {
+            if let Err(e) = self.pipeline(&[&[b"DEL", &lock_key]]) {
+                self.remember_orphan(id, held.token);
+                return Err(e);
+            }
+            return Ok(());
+        }
         let args: [&[u8]; 1] = [&held.token];
         if let Err(e) = self.run(true, |c| eval(c, &scripts().unlock, &[&key, &lock_key], &args)) {
             self.remember_orphan(id, held.token);
@@ -438,6 +543,13 @@ impl SessionStore for RedisStore {
         match self.take_lock_for(id) {
             None => {
                 self.run(true, |c| ok(c.cmd(&[b"DEL", &key])?))?;
+            }
+            Some(held) if Self::surely_ours(&held) => {
+                let lock_key = self.lock_key(id);
+                if let Err(e) = self.pipeline(&[&[b"DEL", &key, &lock_key]]) {
+                    self.keep_orphan(id, held.token, &e);
+                    return Err(e);
+                }
             }
             Some(held) => {
                 let lock_key = self.lock_key(id);

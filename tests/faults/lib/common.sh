@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the fault scripts in tests/faults/. Sourced, never run.
 #
 # Every script: sources this file, calls `fault_init NAME`, starts what it needs with the
@@ -104,8 +105,8 @@ wait_for() {
     done
 }
 
-redis_ping() {
-    [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]
+redis_ping() { # PORT: answers (a server with requirepass answers NOAUTH)
+    [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" ping 2>&1)" =~ ^(PONG|NOAUTH) ]]
 }
 
 # start_redis PORT DIR [extra redis-server args...]: a private redis-server in the foreground
@@ -117,6 +118,7 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save "" --daemonize no \
         --logfile "$dir/redis.log" "$@" >/dev/null 2>&1 &
     REDIS_PID=$!
+    disown "$REDIS_PID" # we SIGKILL it on purpose: no "Killed" job report
     remember_pid "$REDIS_PID"
     if ! wait_for 10 redis_ping "$port"; then
         echo "redis-server on port $port did not start:" >&2
@@ -156,4 +158,43 @@ php_ext() {
 # Awk over a JSON-lines-free "key=value" summary: get KEY FILE.
 get() {
     sed -n "s/^$1=//p" "$2" | tail -n 1
+}
+
+# --- a private MariaDB ----------------------------------------------------------------------
+
+# mariadb_install DIR: a fresh datadir (root over the socket, no password). ~2 s.
+mariadb_install() {
+    local dir="$1"
+    mkdir -p "$dir"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+        --skip-test-db --user="$(id -un)" >"$dir/install.log" 2>&1
+}
+
+mariadb_root() {
+    local dir="$1"
+    shift
+    timeout 10 mariadb --no-defaults -S "$dir/sock" -uroot "$@"
+}
+
+mariadb_ping() {
+    timeout 3 mariadb-admin --no-defaults -S "$1/sock" -uroot ping >/dev/null 2>&1
+}
+
+# mariadb_start DIR PORT [extra mariadbd args...]: in the foreground of a background job (its
+# PID is ours: MARIADB_PID). Small buffers: it only holds a few sessions.
+mariadb_start() {
+    local dir="$1" port="$2"
+    shift 2
+    mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
+        --bind-address=127.0.0.1 --pid-file="$dir/pid" --user="$(id -un)" --skip-log-bin \
+        --innodb-buffer-pool-size=16M --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=1 \
+        --skip-name-resolve --log-error="$dir/error.log" "$@" >/dev/null 2>&1 &
+    MARIADB_PID=$!
+    disown "$MARIADB_PID"
+    remember_pid "$MARIADB_PID"
+    if ! wait_for 30 mariadb_ping "$dir"; then
+        echo "mariadbd on port $port did not start:" >&2
+        tail -n 20 "$dir/error.log" >&2 || true
+        return 1
+    fi
 }

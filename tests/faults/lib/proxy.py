@@ -56,7 +56,7 @@ def pump_up(client, upstream):
             pass
 
 
-def pump_down(upstream, client, args, n):
+def pump_down(upstream, client, args, n, up_thread):
     """upstream -> client, with the configured misbehaviour."""
     sent = 0
     try:
@@ -82,9 +82,21 @@ def pump_down(upstream, client, args, n):
                 keep = args.cut_after - sent
                 if keep > 0:
                     client.sendall(data[:keep])
-                log(f"conn {n}: cut after {args.cut_after} bytes")
+                log(f"conn {n}: cut after {args.cut_after} bytes ({'RST' if args.rst else 'FIN'})")
+                # close() alone sends nothing while pump_up still blocks in recv() on the same
+                # socket: wake it first (SHUT_RD), let it finish, then close for real.
+                try:
+                    client.shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
+                up_thread.join(2)
                 if args.rst:
                     reset(client)
+                else:
+                    try:
+                        client.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
                 break
             client.sendall(data)
             sent += len(data)
@@ -137,8 +149,9 @@ def main():
             log(f"conn {n}: upstream failed: {e}")
             close_quietly(client)
             continue
-        threading.Thread(target=pump_up, args=(client, upstream), daemon=True).start()
-        threading.Thread(target=pump_down, args=(upstream, client, args, n), daemon=True).start()
+        up = threading.Thread(target=pump_up, args=(client, upstream), daemon=True)
+        up.start()
+        threading.Thread(target=pump_down, args=(upstream, client, args, n, up), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,402 @@
+//! Properties checked by the fuzz targets, plus a small deterministic random generator.
+//!
+//! Each `check_*` takes one input and returns `Err(description)` when a property does not
+//! hold. A panic inside the code under test is caught by the driver (`run`) and counts as a
+//! failure too.
+use cannon_session::codec::json;
+use cannon_session::codec::{Key, Value};
+use cannon_session::config::{parse_dsn, Backend, RedisAddr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+/// xorshift64*: deterministic for a seed, so a run can be replayed exactly.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// 0..n (n > 0)
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    pub fn word(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len())]
+    }
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = self.below(max + 1);
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// Byte-level mutations: flips, inserts, deletions, splices, truncation, repetition.
+pub fn mutate(rng: &mut Rng, input: &[u8], dict: &[&[u8]]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let len = v.len();
+        match rng.below(7) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                v[i] = rng.next() as u8;
+            }
+            1 => {
+                let i = rng.below(len + 1);
+                v.insert(i, rng.next() as u8);
+            }
+            2 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below(len - i + 1).min(16);
+                v.drain(i..i + n);
+            }
+            3 if !dict.is_empty() => {
+                let i = rng.below(len + 1);
+                let word = dict[rng.below(dict.len())];
+                v.splice(i..i, word.iter().copied());
+            }
+            4 if len > 0 => v.truncate(rng.below(len)),
+            5 if len > 0 => {
+                let i = rng.below(len);
+                let n = rng.below((len - i).min(64) + 1);
+                let chunk: Vec<u8> = v[i..i + n].to_vec();
+                for _ in 0..1 + rng.below(8) {
+                    v.splice(i..i, chunk.iter().copied());
+                }
+            }
+            _ => {
+                let i = rng.below(len + 1);
+                v.insert(i, *rng.pick(b"\"\\{}[]:,@?&=/%0-9eE.+ \x00\xff"));
+            }
+        }
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------------ DSN
+
+/// The password every generated DSN uses; it must never come back in a message or a dump.
+pub const SECRET: &str = "Zq7-S3cr3t:p@ss/w%rd";
+
+/// Percent-encodes everything but unreserved characters.
+pub fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// No password in what the parser returns: its error, or the parsed config's redacted form
+/// and Debug output. Also sanity of what it accepts.
+pub fn check_dsn(input: &[u8], secret: Option<&str>) -> Result<(), String> {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return Ok(()); // PHP hands us strings; parse_dsn takes &str.
+    };
+    let started = Instant::now();
+    let r = parse_dsn(text);
+    if started.elapsed() > Duration::from_millis(200) {
+        return Err(format!("parse_dsn took {:?}", started.elapsed()));
+    }
+    let leak = |what: &str, s: &str| -> Result<(), String> {
+        if let Some(sec) = secret {
+            // The password, percent-encoded or not, or any 8 characters of it.
+            for form in [sec.to_string(), pct(sec)] {
+                let b = form.as_bytes();
+                for w in b.windows(8.min(b.len())) {
+                    if s.as_bytes().windows(w.len()).any(|x| x == w) {
+                        return Err(format!("{what} contains (part of) the password: {s}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    match r {
+        Err(e) => {
+            leak("the error", &e.0)?;
+            if e.0.is_empty() {
+                return Err("an empty error message".into());
+            }
+        }
+        Ok(cfg) => {
+            leak("redacted()", &cfg.redacted())?;
+            leak("Debug", &format!("{cfg:?}"))?;
+            if cfg.timeout.is_zero() || cfg.connect_timeout.is_zero() {
+                return Err(format!("accepted a zero timeout: {cfg:?}"));
+            }
+            if cfg.max_size < 1024 {
+                return Err(format!("accepted max_size {}", cfg.max_size));
+            }
+            match &cfg.backend {
+                Backend::Redis(r) => {
+                    if r.db < 0 {
+                        return Err(format!("accepted db {}", r.db));
+                    }
+                    if let RedisAddr::Tcp { host, port } = &r.addr {
+                        if *port == 0 || host.is_empty() {
+                            return Err(format!("accepted host {host:?} port {port}"));
+                        }
+                    }
+                }
+                Backend::Mysql(m) => {
+                    for (field, name) in [("table", &m.table), ("dbname", &m.dbname)] {
+                        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                            return Err(format!("accepted {field} {name:?}"));
+                        }
+                    }
+                    if m.port == 0 {
+                        return Err("accepted port 0".into());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+const SCHEMES: &[&str] = &["redis", "rediss", "redis+unix", "unix", "tcp", "tls", "mysql", "mariadb", "REDIS", "memcached", "", "http", "redis+"];
+const OPTIONS: &[&str] = &[
+    "prefix", "db", "database", "connect_timeout", "timeout", "read_timeout", "lock", "locking", "lock_ttl",
+    "lock_wait_timeout", "lock_fail", "max_size", "serializer", "user", "username", "table", "socket",
+    "auto_create", "dbname", "password_env", "password_file", "tls_ca", "tls_cert", "tls_key", "tls_verify",
+    "tls_server_name", "colour", "password", "", "PREFIX",
+];
+const VALUES: &[&str] = &[
+    "0", "1", "-1", "1.5", "0.0001", "abc", "", "NaN", "inf", "1e308", "86400", "86401", "yes", "off",
+    "readonly", "fail", "php", "json", "x'y", "x`y", "sess_1", "16777216", "1023", "99999999999999999999",
+    "%", "%zz", "%41", "a&b", "a=b", "/tmp/x", "CANNON_NO_SUCH_ENV", "1e-10", "0.0000000001", "-0",
+];
+const HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]", "[::1", "::1", "", "h", "a b", "ex@mple", "db.local", "[fe80::1%25lo]", "x?y"];
+const PORTS: &[&str] = &["", ":6379", ":0", ":70000", ":65535", ":1", ":-1", ":abc", ":", ":99999999999"];
+
+/// A DSN built from parts, some of them bad, with SECRET as the password (when there is one).
+pub fn gen_dsn(rng: &mut Rng) -> (String, bool) {
+    let scheme = rng.pick(SCHEMES);
+    let mut s = format!("{scheme}://");
+    let with_pw = rng.below(3) > 0;
+    if with_pw {
+        if rng.chance(2) {
+            s.push_str(rng.word(&["app", "u%40x", "", "bob"]));
+        }
+        s.push(':');
+        s.push_str(&pct(SECRET));
+        s.push('@');
+    }
+    if scheme.contains("unix") {
+        s.push_str(rng.word(&["/run/redis.sock", "relative.sock", "", "/"]));
+    } else {
+        s.push_str(rng.word(HOSTS));
+        s.push_str(rng.word(PORTS));
+        match rng.below(4) {
+            0 => {}
+            1 => s.push_str(&format!("/{}", rng.pick(&["0", "3", "-1", "test", "te'st", "", "100001", "a/b"]))),
+            _ => s.push('/'),
+        }
+    }
+    let n = rng.below(5);
+    for i in 0..n {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(rng.word(OPTIONS));
+        if !rng.chance(8) {
+            s.push('=');
+            s.push_str(rng.word(VALUES));
+        }
+    }
+    (s, with_pw)
+}
+
+// ----------------------------------------------------------------------------------- JSON
+
+/// decode never panics; whatever it accepts encodes again and decodes to the same value.
+pub fn check_codec(input: &[u8]) -> Result<(), String> {
+    let started = Instant::now();
+    let decoded = json::decode(input);
+    let took = started.elapsed();
+    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
+        return Err(format!("decode of {} bytes took {took:?}", input.len()));
+    }
+    let Ok(v) = decoded else { return Ok(()) };
+    if !matches!(v, Value::Array(_)) {
+        return Err(format!("decode returned a non-array: {v:?}"));
+    }
+    round_trip(&v)
+}
+
+/// encode(v) decodes back to v, and encoding is stable.
+pub fn round_trip(v: &Value) -> Result<(), String> {
+    let e = json::encode(v).map_err(|e| format!("decoded value does not encode: {e}"))?;
+    let back = json::decode(&e).map_err(|err| format!("encoded value does not decode: {err}: {}", String::from_utf8_lossy(&e)))?;
+    if &back != v {
+        return Err(format!("round trip changed the value: {v:?} -> {}", String::from_utf8_lossy(&e)));
+    }
+    let e2 = json::encode(&back).map_err(|e| e.to_string())?;
+    if e2 != e {
+        return Err("encoding is not stable".into());
+    }
+    Ok(())
+}
+
+/// A random session value that JSON can hold: valid UTF-8, finite floats, unique keys
+/// normalised as PHP does, bounded depth.
+pub fn gen_value(rng: &mut Rng, depth: usize) -> Value {
+    match rng.below(if depth > 6 { 6 } else { 8 }) {
+        0 => Value::Null,
+        1 => Value::Bool(rng.chance(2)),
+        2 => {
+            let r = rng.next() as i64;
+            Value::Int(*rng.pick(&[0, 1, -1, i64::MAX, i64::MIN, 666, r]))
+        }
+        3 => {
+            let f = f64::from_bits(rng.next());
+            Value::Float(if f.is_finite() { f } else { *rng.pick(&[0.5, -0.0, 1e300, 5e-324, 1.0]) })
+        }
+        4 | 5 => Value::Str(gen_string(rng).into_bytes()),
+        _ => {
+            let n = rng.below(6);
+            let mut entries: Vec<(Key, Value)> = Vec::new();
+            let list = rng.chance(2);
+            for i in 0..n {
+                let key = if list { Key::Int(i as i64) } else { gen_key(rng) };
+                if entries.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                entries.push((key, gen_value(rng, depth + 1)));
+            }
+            Value::Array(entries)
+        }
+    }
+}
+
+fn gen_key(rng: &mut Rng) -> Key {
+    match rng.below(3) {
+        0 => {
+            let r = rng.next() as i64;
+            Key::Int(*rng.pick(&[0, 5, -3, 666, i64::MAX, r]))
+        }
+        _ => Key::from_bytes(gen_string(rng).into_bytes()),
+    }
+}
+
+fn gen_string(rng: &mut Rng) -> String {
+    let pieces = ["", "a", "666", "-0", "01", "+1", " 1", "é", "日本", "\u{1F600}", "\"", "\\", "\n", "\u{0}", "\u{7f}", "\u{2028}", "</script>", "9223372036854775808", "-9223372036854775808"];
+    let n = rng.below(4);
+    (0..n).map(|_| rng.word(&pieces)).collect()
+}
+
+/// Grammar-built JSON text, valid or nearly so (deep nesting, odd numbers, escapes).
+pub fn gen_json(rng: &mut Rng, depth: usize, out: &mut String) {
+    match rng.below(if depth > 8 { 5 } else { 8 }) {
+        0 => out.push_str(rng.word(&["null", "true", "false", "nul", "tru"])),
+        1 => out.push_str(rng.word(&["0", "-0", "1.0", "1e400", "-1e400", "1E2", "99999999999999999999", "-9223372036854775809", "0.1", "1.", ".5", "01", "-", "5e-324", "2.2250738585072014e-308", "1e-400"])),
+        2 | 3 => {
+            out.push('"');
+            for _ in 0..rng.below(5) {
+                out.push_str(rng.word(&["a", "\\n", "\\u00e9", "\\ud83d\\ude00", "\\ud83d", "\\ude00", "\\u0000", "\\x", "é", "\\\"", "666"]));
+            }
+            out.push('"');
+        }
+        4 => {
+            let deep = 1 + rng.below(600);
+            out.push_str(&"[".repeat(deep));
+            out.push_str(&"]".repeat(if rng.chance(4) { deep - 1 } else { deep }));
+        }
+        5 | 6 => {
+            out.push('[');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                gen_json(rng, depth + 1, out);
+            }
+            out.push(']');
+        }
+        _ => {
+            out.push('{');
+            for i in 0..rng.below(5) {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(rng.word(&["\"a\"", "\"666\"", "\"-0\"", "\"01\"", "\"0\"", "\"1\"", "\"\"", "\"a\""]));
+                out.push(':');
+                gen_json(rng, depth + 1, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+// --------------------------------------------------------------------------------- driver
+
+pub struct Options {
+    pub seconds: f64,
+    pub seed: u64,
+    pub max_iters: u64,
+    pub replay: Vec<String>,
+}
+
+impl Options {
+    pub fn from_args() -> Options {
+        let mut o = Options { seconds: 30.0, seed: 0, max_iters: u64::MAX, replay: Vec::new() };
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--seconds" => o.seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(30.0),
+                "--seed" => o.seed = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+                "--max-iters" => o.max_iters = args.next().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX),
+                "--replay" => o.replay.extend(args.next()),
+                other => {
+                    eprintln!("unknown argument {other}: use --seconds N --seed N --max-iters N --replay FILE");
+                    std::process::exit(2);
+                }
+            }
+        }
+        if o.seed == 0 {
+            o.seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        }
+        o
+    }
+}
+
+/// Runs one check, turning a panic into a failure.
+pub fn guarded(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => Err(format!(
+            "PANIC: {}",
+            p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
+        )),
+    }
+}
+
+/// Keeps a failing input under `artifacts/<target>/` and says how to replay it.
+pub fn save_failure(target: &str, input: &[u8], why: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(target);
+    let _ = std::fs::create_dir_all(&dir);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in input {
+        h = (h ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    let path = dir.join(format!("crash-{h:016x}"));
+    let _ = std::fs::write(&path, input);
+    let _ = std::fs::write(path.with_extension("txt"), why);
+    path.display().to_string()
+}
+
+/// Seed inputs from `corpus/<target>/`.
+pub fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let mut out: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).filter_map(|e| std::fs::read(e.path()).ok()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
