@@ -10,6 +10,7 @@ pub mod id;
 pub mod registry;
 pub mod store;
 #[cfg(test)]
+#[path = "test_support_tests.rs"]
 pub(crate) mod testutil;
 
 #[cfg(feature = "php")]
