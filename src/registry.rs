@@ -9,8 +9,31 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 struct Entry {
-    pid: u32,
+    /// The process generation that built it (see `generation`).
+    pid: u64,
     store: Box<dyn SessionStore>,
+}
+
+/// Counts the forks this process's lineage went through: a child sees a new value, so an entry
+/// built by its parent is recognised without a `getpid()` system call on every lookup.
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn after_fork_in_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This process's generation. The fork hook is installed on first use (php-fpm forks after
+/// module start-up, before any request: the hook is in place in time, and a store built before
+/// it existed was built by this very process).
+fn generation() -> u64 {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        // SAFETY: registers a plain function that only touches an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 thread_local! {
@@ -23,28 +46,29 @@ pub fn with_store<T, E: From<StoreError>>(
     make: impl FnOnce() -> Result<Box<dyn SessionStore>, E>,
     f: impl FnOnce(&mut dyn SessionStore) -> Result<T, E>,
 ) -> Result<T, E> {
-    let pid = std::process::id();
+    let pid = generation();
     STORES.with(|cell| {
         // Re-entry (a store call that ends up calling back into us) is refused, not a panic.
         let Ok(mut map) = cell.try_borrow_mut() else {
             return Err(StoreError::Connection("session store is busy (re-entrant call)".into()).into());
         };
-        if map.get(key).is_some_and(|e| e.pid != pid) {
-            if let Some(old) = map.remove(key) {
-                std::mem::forget(old.store);
+        // The common case: one lookup, no allocation.
+        if let Some(e) = map.get_mut(key) {
+            if e.pid == pid {
+                return f(e.store.as_mut());
             }
         }
-        let entry = match map.entry(key.to_string()) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(Entry { pid, store: make()? }),
-        };
+        if let Some(old) = map.remove(key) {
+            std::mem::forget(old.store);
+        }
+        let entry = map.entry(key.to_string()).or_insert(Entry { pid, store: make()? });
         f(entry.store.as_mut())
     })
 }
 
 /// Runs `f` on every store this process built (skipping those inherited across a fork).
 pub fn for_each(mut f: impl FnMut(&mut dyn SessionStore)) {
-    let pid = std::process::id();
+    let pid = generation();
     STORES.with(|cell| {
         if let Ok(mut map) = cell.try_borrow_mut() {
             for e in map.values_mut().filter(|e| e.pid == pid) {

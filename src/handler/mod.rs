@@ -71,7 +71,9 @@ impl Handler {
             crate::config::Backend::Redis(r) => r.password.as_ref().map(|p| p.expose().to_string()),
             crate::config::Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
         };
-        format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default())
+        let full = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
+        // A digest keeps the per-call lookup cheap (the full text is a few hundred bytes).
+        sha1_smol::Sha1::from(full.as_bytes()).digest().to_string()
     }
 
     /// As `new`, with a key computed once by the caller (the native handler caches it per
