@@ -54,6 +54,11 @@ pub struct Handler {
     prefetched: Option<(String, Prefetched)>,
     /// Set when the lock could not be had and the policy is read-only: writes are skipped.
     read_only: Option<String>,
+    /// The session lifetime, when known at read time: an unlocked read then also refreshes the
+    /// expiry (one round trip), and lazy write has nothing left to do.
+    pub refresh_ttl: Option<u64>,
+    /// The id whose expiry the read already refreshed in this request.
+    refreshed: Option<String>,
     /// Messages for the PHP layer to raise as notices.
     pub notices: Vec<String>,
 }
@@ -80,7 +85,7 @@ impl Handler {
     /// save path, so a request does not format its configuration again).
     pub fn with_key(cfg: Config, store_key: String, default_prefix: &'static str, default_locking: bool) -> Handler {
         let locking = cfg.locking.unwrap_or(default_locking);
-        Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, notices: Vec::new() }
+        Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, refresh_ttl: None, refreshed: None, notices: Vec::new() }
     }
 
     pub fn config(&self) -> &Config {
@@ -127,7 +132,15 @@ impl Handler {
     /// Reads with the configured locking; `None` when the session does not exist.
     pub fn fetch(&mut self, id: &str) -> Result<Option<Vec<u8>>, HandlerError> {
         self.read_only = None;
+        self.refreshed = None;
         let lock = self.locking && !self.read_only_request;
+        if let (false, Some(ttl)) = (lock, self.refresh_ttl) {
+            let (data, refreshed) = self.with_store(|s| s.read_refresh(id, ttl))?;
+            if refreshed {
+                self.refreshed = Some(id.to_string());
+            }
+            return Ok(data);
+        }
         match self.with_store(|s| s.read(id, lock)) {
             Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
                 if self.cfg.lock_fail == LockFailPolicy::ReadOnly =>
@@ -171,6 +184,10 @@ impl Handler {
         Self::check(id)?;
         self.prefetched = None;
         if self.read_only.as_deref() == Some(id) {
+            return Ok(());
+        }
+        if self.refreshed.as_deref() == Some(id) && self.refresh_ttl == Some(ttl) {
+            // The read refreshed it already, and no lock is held to release.
             return Ok(());
         }
         self.with_store(|s| s.touch(id, ttl))

@@ -110,6 +110,7 @@ macro_rules! handler_class {
             pub fn open(&mut self, path: String, name: String) -> bool {
                 self.core.outage = None;
                 self.core.h.read_only_request = super::request::read_and_close();
+                self.core.h.refresh_ttl = Some(ini::gc_maxlifetime());
                 true
             }
             pub fn close(&mut self) -> PhpResult<bool> {

@@ -164,6 +164,7 @@ unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name:
                 }
                 let mut h = Box::new(Handler::with_key(cfg, key, NATIVE_PREFIX, ini::locking()));
                 h.read_only_request = super::request::read_and_close();
+                h.refresh_ttl = Some(ini::gc_maxlifetime());
                 *mod_data = Box::into_raw(h).cast();
                 SUCCESS
             }

@@ -233,7 +233,8 @@ impl Session {
             Some(x) => x,
             None => serializer::default()?,
         };
-        let handler = Handler::new(s.config, SESSION_PREFIX, ini::locking());
+        let mut handler = Handler::new(s.config, SESSION_PREFIX, ini::locking());
+        handler.refresh_ttl = Some(s.expire);
         Ok(Session {
             shared: Rc::new(RefCell::new(Store { handler, serializer, ttl: s.expire })),
             name: s.name,

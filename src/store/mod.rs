@@ -22,6 +22,14 @@ pub trait SessionStore {
     /// and `StoreError::LockLost` is returned.
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError>;
 
+    /// Reads without the lock and, where the backend can in the same round trip, refreshes the
+    /// lifetime to `ttl_secs` (Redis GETEX). Returns the data and whether it was refreshed, so a
+    /// read-only request needs no second round trip for lazy write.
+    fn read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
+        let _ = ttl_secs;
+        Ok((self.read(id, false)?, false))
+    }
+
     /// Stores `data` and keeps this request's lock on `id`: a save in the middle of a request
     /// (the Adapter API while its Session holds the lock). Without a lock on `id`, as `write`.
     fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {

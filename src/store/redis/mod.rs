@@ -60,6 +60,8 @@ pub struct RedisStore {
     /// Lock with `SET NX GET` (Redis 7+) and a pipelined GET, no script; off after the server
     /// refused that form once (older Redis), then the LOCK_READ script does it.
     plain_lock: bool,
+    /// Read and refresh with GETEX (Redis 6.2+); off after the server refused it once.
+    getex: bool,
 }
 
 /// At most this many orphaned locks are remembered; older ones are left to expire.
@@ -87,6 +89,7 @@ impl RedisStore {
             lock_failures: 0,
             orphans: Vec::new(),
             plain_lock: true,
+            getex: true,
         })
     }
 
@@ -400,6 +403,21 @@ impl SessionStore for RedisStore {
             }
             std::thread::sleep(backoff(attempt, &mut seed).min(deadline - now));
             attempt += 1;
+        }
+    }
+
+    fn read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
+        if !self.getex {
+            return Ok((self.read(id, false)?, false));
+        }
+        let key = self.key(id);
+        let ttl = ttl_secs.max(1).to_string();
+        match self.run(true, |c| c.cmd(&[b"GETEX", &key, b"EX", ttl.as_bytes()]))? {
+            Reply::Error(e) if e.contains("unknown command") || e.contains("ERR") => {
+                self.getex = false;
+                Ok((self.read(id, false)?, false))
+            }
+            other => Ok((bulk(other)?, true)),
         }
     }
 
