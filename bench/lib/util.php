@@ -160,8 +160,8 @@ final class MiniRedis
      */
     public function snapshot(): array
     {
-        $info = (string) $this->cmd('INFO', 'stats', 'commandstats');
-        $snap = ['writes' => 0, 'reads' => 0, 'connections' => 0, 'commands' => 0, 'cmd' => []];
+        $info = (string) $this->cmd('INFO', 'stats', 'commandstats', 'cpu');
+        $snap = ['writes' => 0, 'reads' => 0, 'connections' => 0, 'commands' => 0, 'cpu_us' => 0, 'cmd' => []];
         foreach (explode("\n", $info) as $l) {
             $l = trim($l);
             if (preg_match('/^total_writes_processed:(\d+)/', $l, $m)) {
@@ -172,6 +172,8 @@ final class MiniRedis
                 $snap['connections'] = (int) $m[1];
             } elseif (preg_match('/^total_commands_processed:(\d+)/', $l, $m)) {
                 $snap['commands'] = (int) $m[1];
+            } elseif (preg_match('/^used_cpu_(sys|user):([\d.]+)/', $l, $m)) {
+                $snap['cpu_us'] += (int) round((float) $m[2] * 1e6);
             } elseif (preg_match('/^cmdstat_([a-z_|]+):calls=(\d+)/', $l, $m)) {
                 $snap['cmd'][$m[1]] = (int) $m[2];
             }
@@ -184,7 +186,7 @@ final class MiniRedis
 function snap_delta(array $a, array $b, ?array $cal = null): array
 {
     $d = [];
-    foreach (['writes', 'reads', 'connections', 'commands'] as $k) {
+    foreach (['writes', 'reads', 'connections', 'commands', 'cpu_us'] as $k) {
         $d[$k] = $b[$k] - $a[$k] - ($cal[$k] ?? 0);
     }
     $d['cmd'] = [];
