@@ -79,6 +79,10 @@ pub fn exception(kind: Kind, msg: impl Into<String>) -> PhpException {
 pub fn from_store(e: &StoreError) -> PhpException {
     let kind = match e {
         StoreError::Connection(_) | StoreError::Timeout(_) => Kind::Connection,
+        // Transient: the server is up but not serving yet (Redis loading its data set).
+        StoreError::Server(m) if m.starts_with("LOADING") || m.starts_with("BUSY") || m.starts_with("MASTERDOWN") => {
+            Kind::Connection
+        }
         StoreError::LockTimeout { .. } => Kind::LockTimeout,
         _ => Kind::Session,
     };
