@@ -327,14 +327,14 @@ fn new_token() -> Result<Vec<u8>, StoreError> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Backoff between lock attempts: starts at 1 ms, doubles to 16 ms, each with ±50% jitter drawn
+/// Backoff between lock attempts: starts at 1 ms, doubles to 8 ms, each with ±50% jitter drawn
 /// from the token's randomness, so waiters spread out and one gets the lock within milliseconds
 /// of its release.
 fn backoff(attempt: u32, seed: &mut u64) -> Duration {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
     *seed ^= *seed << 17;
-    let base_us = 1000u64 << attempt.min(4);
+    let base_us = 1000u64 << attempt.min(3);
     let jitter = *seed % base_us;
     Duration::from_micros(base_us / 2 + jitter)
 }
