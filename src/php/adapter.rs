@@ -2,6 +2,7 @@
 // PHP parameter names are the Rust parameter names, and PHP callers pass them by name
 // (`regenerate(deleteOld: false)`): they are camelCase like the rest of the PHP API.
 #![allow(non_snake_case)]
+use super::calls::id_of;
 use super::exceptions::{from_config, from_handler};
 use super::options;
 use super::serializer;
@@ -26,10 +27,6 @@ pub struct Store {
 pub type Shared = Rc<RefCell<Store>>;
 
 pub const SESSION_PREFIX: &str = "cannon_session:";
-
-fn id_of(id: &[u8]) -> &str {
-    std::str::from_utf8(id).unwrap_or("\u{0}")
-}
 
 impl Store {
     pub fn read_array(&mut self, id: &str) -> PhpResult<ZBox<ZendHashTable>> {

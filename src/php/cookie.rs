@@ -1,7 +1,8 @@
 //! The session cookie of the `Session` API, sent with PHP's own setcookie().
+use super::calls::call;
 use super::exceptions::{exception, Kind};
 use ext_php_rs::exception::PhpResult;
-use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
+use ext_php_rs::types::{ZendHashTable, Zval};
 use ext_php_rs::zend::ProcessGlobals;
 
 #[derive(Debug, Clone)]
@@ -29,11 +30,6 @@ impl Default for CookieSettings {
             lifetime: 0,
         }
     }
-}
-
-fn call(name: &str, args: Vec<&dyn ext_php_rs::convert::IntoZvalDyn>) -> PhpResult<Zval> {
-    let f = ZendCallable::try_from_name(name).map_err(|e| exception(Kind::Session, format!("{name}() unavailable: {e}")))?;
-    f.try_call(args).map_err(|e| exception(Kind::Session, format!("{name}() failed: {e}")))
 }
 
 fn is_cli() -> bool {

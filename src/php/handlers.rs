@@ -1,5 +1,6 @@
 //! `Cannon\Session\RedisHandler` and `Cannon\Session\DatabaseHandler`: PHP's session handler
 //! interfaces over `crate::handler::Handler`. Failures throw `SessionException` subclasses.
+use super::calls::id_of;
 use super::exceptions::{from_config, from_handler};
 use super::native::NATIVE_PREFIX;
 use super::{ce, ffi, ini, options};
@@ -16,10 +17,6 @@ pub struct HandlerCore {
     /// create_sid() could not reach the store: the read() PHP calls next throws that at once
     /// rather than wait for a second timeout. Cleared by open() and close().
     outage: Option<crate::store::StoreError>,
-}
-
-fn id_of(id: &[u8]) -> &str {
-    std::str::from_utf8(id).unwrap_or("\u{0}")
 }
 
 impl HandlerCore {

@@ -1,6 +1,7 @@
 //! The PHP boundary: classes, the native save handler, INI entries, phpinfo(). Thin: convert,
 //! call the plain-Rust core, convert back.
 mod adapter;
+mod calls;
 mod ce;
 mod convert;
 mod cookie;

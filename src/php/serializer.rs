@@ -1,6 +1,7 @@
 //! Arrays <-> bytes for the Session/Adapter API: PHP's own serialize() by default (every PHP
 //! value survives: objects, references, floats, binary strings), JSON for stores shared with
 //! other languages. Stored bytes that do not decode raise CorruptDataException.
+use super::calls::call;
 use super::exceptions::{exception, Kind};
 use super::{convert, ini};
 use crate::codec::json;
@@ -8,12 +9,7 @@ use crate::config::Serializer;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::zend::ExecutorGlobals;
-use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
-
-fn call(name: &str, args: Vec<&dyn ext_php_rs::convert::IntoZvalDyn>) -> PhpResult<Zval> {
-    let f = ZendCallable::try_from_name(name).map_err(|e| exception(Kind::Session, format!("{name}() unavailable: {e}")))?;
-    f.try_call(args).map_err(|e| exception(Kind::Session, format!("{name}() failed: {e}")))
-}
+use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 
 pub fn encode(data: &Zval, fmt: Serializer) -> PhpResult<Vec<u8>> {
     match fmt {

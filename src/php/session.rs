@@ -7,6 +7,7 @@
 #![allow(non_snake_case)]
 use super::adapter::{Adapter, Shared, Store, SESSION_PREFIX};
 use super::cookie::{self, CookieSettings};
+use super::calls::call;
 use super::exceptions::{exception, from_config, from_handler, Kind};
 use super::{ini, options, serializer};
 use crate::config::{parse_dsn, Config, ConfigError};
@@ -18,7 +19,7 @@ use ext_php_rs::exception::PhpResult;
 use ext_php_rs::flags::PropertyFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::boxed::ZBox;
-use ext_php_rs::types::{ZendCallable, ZendClassObject, ZendHashTable, Zval};
+use ext_php_rs::types::{ZendClassObject, ZendHashTable, Zval};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -203,11 +204,6 @@ pub struct Session {
     /// Started read-only: no lock taken, close() writes nothing.
     read_only: bool,
     shutdown_registered: bool,
-}
-
-fn call(name: &str, args: Vec<&dyn ext_php_rs::convert::IntoZvalDyn>) -> PhpResult<Zval> {
-    let f = ZendCallable::try_from_name(name).map_err(|e| exception(Kind::Session, format!("{name}() unavailable: {e}")))?;
-    f.try_call(args).map_err(|e| exception(Kind::Session, format!("{name}() failed: {e}")))
 }
 
 fn data_of(self_: &ZendClassObject<Session>) -> Zval {

@@ -324,7 +324,7 @@ impl SessionStore for MysqlStore {
     }
 
     fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
-        if !self.lock.as_ref().is_some_and(|l| l.id == id) {
+        if self.lock.as_ref().is_none_or(|l| l.id != id) {
             return self.write(id, data, ttl_secs);
         }
         if data.len() > self.max_size {
