@@ -66,6 +66,9 @@ impl CookieSettings {
             return Ok(());
         }
         if call("headers_sent", vec![])?.bool().unwrap_or(false) {
+            // As PHP's own session_start() does: say why the next request will not find this
+            // session, instead of starting a new one every time in silence.
+            super::ffi::warning("cannot send the session cookie: output has already started (call start() before any output)");
             return Ok(());
         }
         let now = call("time", vec![])?.long().unwrap_or(0);
