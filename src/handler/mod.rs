@@ -141,7 +141,17 @@ impl Handler {
             }
             return Ok(data);
         }
-        match self.with_store(|s| s.read(id, lock)) {
+        let read = self.with_store(|s| match (lock, self.refresh_ttl) {
+            (true, Some(ttl)) => s.lock_read_refresh(id, ttl),
+            _ => Ok((s.read(id, lock)?, false)),
+        });
+        match read {
+            Ok((data, refreshed)) => {
+                if refreshed {
+                    self.refreshed = Some(id.to_string());
+                }
+                Ok(data)
+            }
             Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
                 if self.cfg.lock_fail == LockFailPolicy::ReadOnly =>
             {
@@ -151,7 +161,7 @@ impl Handler {
                 self.read_only = Some(id.to_string());
                 self.with_store(|s| s.read(id, false))
             }
-            other => other,
+            Err(e) => Err(e),
         }
     }
 
@@ -187,8 +197,8 @@ impl Handler {
             return Ok(());
         }
         if self.refreshed.as_deref() == Some(id) && self.refresh_ttl == Some(ttl) {
-            // The read refreshed it already, and no lock is held to release.
-            return Ok(());
+            // The read refreshed it already: only the lock, if any, is left to release.
+            return self.with_store(|s| s.unlock(id));
         }
         self.with_store(|s| s.touch(id, ttl))
     }

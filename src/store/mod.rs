@@ -30,6 +30,14 @@ pub trait SessionStore {
         Ok((self.read(id, false)?, false))
     }
 
+    /// A locked read (as `read(id, true)`) that, where the backend can in the same round trip,
+    /// also refreshes the lifetime to `ttl_secs`; returns whether it did. Lazy write then only
+    /// has the lock to release.
+    fn lock_read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
+        let _ = ttl_secs;
+        Ok((self.read(id, true)?, false))
+    }
+
     /// Stores `data` and keeps this request's lock on `id`: a save in the middle of a request
     /// (the Adapter API while its Session holds the lock). Without a lock on `id`, as `write`.
     fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {

@@ -73,6 +73,11 @@ pub struct Conn {
     /// Commands (AUTH, SELECT) queued at connect and sent together with the first real command,
     /// so a fresh connection costs no extra round trip.
     pending_setup: usize,
+    /// Replies to commands sent without waiting (`send_unacked`): read, and checked, before the
+    /// replies of the next command, so the connection stays in step.
+    unacked: usize,
+    /// One of those replies was an error (the store then treats what it sent as not done).
+    pub unacked_failed: bool,
     /// How many commands this connection has completed (0 = fresh).
     pub used: u64,
     /// Round trips made on this connection; read by tests and benchmarks.
@@ -151,6 +156,8 @@ impl Conn {
             rend: 0,
             wbuf: Vec::with_capacity(4096),
             pending_setup: 0,
+            unacked: 0,
+            unacked_failed: false,
             used: 0,
             round_trips: 0,
         };
@@ -204,12 +211,49 @@ impl Conn {
                 return Err(StoreError::Server(format!("connection set-up refused: {e}")));
             }
         }
+        self.read_unacked(deadline)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             out.push(self.read_reply(deadline, 0)?);
         }
         self.used += 1;
         Ok(out)
+    }
+
+    /// Sends everything encoded so far, `n` commands, without waiting for their replies: they
+    /// are read before the next command's (see `unacked`). No round trip is spent here; the
+    /// server runs the commands at once, in order with everything else on this connection.
+    pub fn send_unacked(&mut self, n: usize) -> Result<(), StoreError> {
+        let res = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        res.map_err(|e| io_err("write to redis", e))?;
+        self.unacked += n;
+        Ok(())
+    }
+
+    /// Replies still owed for commands sent by `send_unacked`.
+    pub fn unacked(&self) -> usize {
+        self.unacked
+    }
+
+    /// Reads the replies owed for `send_unacked` commands (waiting for them if need be, up to
+    /// the timeout): before the connection is closed, so what was sent is known to be done.
+    pub fn settle(&mut self) -> Result<(), StoreError> {
+        if self.unacked > 0 {
+            let deadline = Instant::now() + self.timeout;
+            self.read_unacked(deadline)?;
+        }
+        Ok(())
+    }
+
+    fn read_unacked(&mut self, deadline: Instant) -> Result<(), StoreError> {
+        while self.unacked > 0 {
+            if let Reply::Error(_) = self.read_reply(deadline, 0)? {
+                self.unacked_failed = true;
+            }
+            self.unacked -= 1;
+        }
+        Ok(())
     }
 
     fn fill(&mut self, deadline: Instant) -> Result<(), StoreError> {

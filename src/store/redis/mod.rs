@@ -62,6 +62,10 @@ pub struct RedisStore {
     plain_lock: bool,
     /// Read and refresh with GETEX (Redis 6.2+); off after the server refused it once.
     getex: bool,
+    /// The lock whose release (DEL) was sent without waiting for its reply: (id, token). The
+    /// reply is read with the next command; if it was an error or the connection broke first,
+    /// the lock becomes an orphan (released later by compare-and-delete, or it expires).
+    in_flight: Option<(String, Vec<u8>)>,
 }
 
 /// At most this many orphaned locks are remembered; older ones are left to expire.
@@ -90,6 +94,7 @@ impl RedisStore {
             orphans: Vec::new(),
             plain_lock: true,
             getex: true,
+            in_flight: None,
         })
     }
 
@@ -101,6 +106,38 @@ impl RedisStore {
     fn drop_conn(&mut self) {
         if let Some(c) = self.conn.take() {
             self.past_round_trips += c.round_trips;
+            if c.unacked() > 0 || c.unacked_failed {
+                // The release may not have happened: keep the token to release it later.
+                if let Some((id, token)) = self.in_flight.take() {
+                    self.remember_orphan(&id, token);
+                }
+            }
+        }
+    }
+
+    /// After a call: once the reply of a release sent without waiting has been read, the lock
+    /// is known to be gone (or, if that reply was an error, remembered as an orphan).
+    fn note_settled(&mut self) {
+        let Some(c) = self.conn.as_mut() else { return };
+        if c.unacked() > 0 {
+            return;
+        }
+        let failed = std::mem::take(&mut c.unacked_failed);
+        if let Some((id, token)) = self.in_flight.take() {
+            if failed {
+                self.remember_orphan(&id, token);
+            }
+        }
+    }
+
+    /// The token of a lock on `id` whose release is still in flight (a request of this process
+    /// released it a moment ago): the next locked read reuses it, so that even if the release
+    /// failed, the lock is recognised as ours and not waited for.
+    fn take_in_flight(&mut self, id: &str) -> Option<Vec<u8>> {
+        if self.in_flight.as_ref().is_some_and(|(i, _)| i == id) {
+            self.in_flight.take().map(|(_, t)| t)
+        } else {
+            None
         }
     }
 
@@ -121,6 +158,12 @@ impl RedisStore {
     /// broken (server restarted, idle connection closed) is replaced and `f` retried once, when
     /// `retry` allows; timeouts are never retried, so a call is bounded by one timeout.
     fn run<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let r = self.run_once_or_twice(retry, f);
+        self.note_settled();
+        r
+    }
+
+    fn run_once_or_twice<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let reused = self.conn.as_ref().is_some_and(|c| c.used > 0);
         let first = match self.connection() {
             Ok(c) => f(c),
@@ -214,7 +257,7 @@ impl RedisStore {
     /// One attempt at the lock; on success, the session's bytes and until when the lock is
     /// surely ours. One round trip either way.
     #[allow(clippy::type_complexity)]
-    fn try_lock_read(&mut self, id: &str, token: &[u8]) -> Result<Option<(Option<Vec<u8>>, Option<Instant>)>, StoreError> {
+    fn try_lock_read(&mut self, id: &str, token: &[u8], refresh: Option<&[u8]>) -> Result<Option<(Option<Vec<u8>>, Option<Instant>)>, StoreError> {
         let key = self.key(id);
         let lock_key = self.lock_key(id);
         let ttl_ms = self.lock_ttl.as_millis().max(1).to_string();
@@ -223,7 +266,11 @@ impl RedisStore {
         if self.plain_lock {
             let replies = self.run(true, |c| {
                 c.encode(&[b"SET", &lock_key, token, b"NX", b"PX", ttl_ms.as_bytes(), b"GET"]);
-                c.encode(&[b"GET", &key]);
+                match refresh {
+                    // The read also refreshes the expiry, so lazy write has only the lock left.
+                    Some(ttl) => c.encode(&[b"GETEX", &key, b"EX", ttl]),
+                    None => c.encode(&[b"GET", &key]),
+                }
                 c.flush_and_read(2)
             })?;
             let mut it = replies.into_iter();
@@ -252,6 +299,71 @@ impl RedisStore {
                 }
             }
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// The locked read: takes the lock (waiting up to `lock_wait`), reads, and with `refresh`
+    /// (a ttl in seconds, as text) also refreshes the expiry in the same round trip.
+    fn read_locked(&mut self, id: &str, refresh: Option<&[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(held) = &self.lock {
+            if held.id != id {
+                let old = held.id.clone();
+                // A broken connection or a timeout here would only repeat for our own lock.
+                if let Err(e @ (StoreError::Connection(_) | StoreError::Timeout(_))) = self.unlock(&old) {
+                    return Err(e);
+                }
+            }
+        }
+        // Our own lock, or one a failed call left behind on this id: the token may still hold it.
+        let token = match self
+            .take_lock_for(id)
+            .map(|h| h.token)
+            .or_else(|| self.take_orphan(id))
+            .or_else(|| self.take_in_flight(id))
+        {
+            Some(t) => {
+                if let Err(e) = self.release_orphans() {
+                    self.remember_orphan(id, t);
+                    return Err(e);
+                }
+                t
+            }
+            None => {
+                self.release_orphans()?;
+                new_token()?
+            }
+        };
+        let started = Instant::now();
+        let deadline = started + self.lock_wait;
+        let mut seed = u64::from_le_bytes([token[0], token[1], token[2], token[3], token[4], token[5], token[6], token[7]]) | 1;
+        let mut attempt = 0;
+        loop {
+            let got = match self.try_lock_read(id, &token, refresh) {
+                Ok(g) => g,
+                Err(e) => {
+                    // The script may have run and its reply been lost, or the token is one an
+                    // earlier failure left holding the lock (a server error such as LOADING
+                    // changes nothing): keep it either way.
+                    self.remember_orphan(id, token);
+                    return Err(e);
+                }
+            };
+            if let Some((data, sure_until)) = got {
+                self.last_lock_wait = started.elapsed();
+                self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone(), sure_until });
+                return Ok(data);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                self.last_lock_wait = started.elapsed();
+                self.lock_failures += 1;
+                return Err(StoreError::LockTimeout {
+                    id_prefix: id.chars().take(6).collect(),
+                    waited_ms: self.last_lock_wait.as_millis() as u64,
+                });
+            }
+            std::thread::sleep(backoff(attempt, &mut seed).min(deadline - now));
+            attempt += 1;
         }
     }
 
@@ -349,61 +461,16 @@ impl SessionStore for RedisStore {
                 other => Err(unexpected(other)),
             };
         }
-        if let Some(held) = &self.lock {
-            if held.id != id {
-                let old = held.id.clone();
-                // A broken connection or a timeout here would only repeat for our own lock.
-                if let Err(e @ (StoreError::Connection(_) | StoreError::Timeout(_))) = self.unlock(&old) {
-                    return Err(e);
-                }
-            }
-        }
-        // Our own lock, or one a failed call left behind on this id: the token may still hold it.
-        let token = match self.take_lock_for(id).map(|h| h.token).or_else(|| self.take_orphan(id)) {
-            Some(t) => {
-                if let Err(e) = self.release_orphans() {
-                    self.remember_orphan(id, t);
-                    return Err(e);
-                }
-                t
-            }
-            None => {
-                self.release_orphans()?;
-                new_token()?
-            }
-        };
-        let started = Instant::now();
-        let deadline = started + self.lock_wait;
-        let mut seed = u64::from_le_bytes([token[0], token[1], token[2], token[3], token[4], token[5], token[6], token[7]]) | 1;
-        let mut attempt = 0;
-        loop {
-            let got = match self.try_lock_read(id, &token) {
-                Ok(g) => g,
-                Err(e) => {
-                    // The script may have run and its reply been lost, or the token is one an
-                    // earlier failure left holding the lock (a server error such as LOADING
-                    // changes nothing): keep it either way.
-                    self.remember_orphan(id, token);
-                    return Err(e);
-                }
-            };
-            if let Some((data, sure_until)) = got {
-                self.last_lock_wait = started.elapsed();
-                self.lock = Some(HeldLock { id: id.to_string(), token, read: data.clone(), sure_until });
-                return Ok(data);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                self.last_lock_wait = started.elapsed();
-                self.lock_failures += 1;
-                return Err(StoreError::LockTimeout {
-                    id_prefix: id.chars().take(6).collect(),
-                    waited_ms: self.last_lock_wait.as_millis() as u64,
-                });
-            }
-            std::thread::sleep(backoff(attempt, &mut seed).min(deadline - now));
-            attempt += 1;
-        }
+        self.read_locked(id, None)
+    }
+
+    fn lock_read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
+        // GETEX beside SET NX GET: both need Redis 7 / 6.2, the scripted path does not refresh.
+        let refresh = self.plain_lock && self.getex;
+        let ttl = ttl_secs.max(1).to_string();
+        let data = self.read_locked(id, refresh.then_some(ttl.as_bytes()))?;
+        // The plain path may have been switched off by this very call (older server).
+        Ok((data, refresh && self.plain_lock))
     }
 
     fn read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
@@ -541,6 +608,20 @@ impl SessionStore for RedisStore {
         let Some(held) = self.take_lock_for(id) else { return Ok(()) };
         let key = self.key(id);
         let lock_key = self.lock_key(id);
+        if Self::surely_ours(&held) && self.in_flight.is_none() {
+            // Nothing to learn from the reply that would change what this request does: send
+            // the DEL without waiting (the server frees the lock at once; waiters see it as
+            // before) and read its reply with the next command. See `in_flight`.
+            if let Err(e) = self.run(true, |c| {
+                c.encode(&[b"DEL", &lock_key]);
+                c.send_unacked(1)
+            }) {
+                self.remember_orphan(id, held.token);
+                return Err(e);
+            }
+            self.in_flight = Some((id.to_string(), held.token));
+            return Ok(());
+        }
         if Self::surely_ours(&held) {
             if let Err(e) = self.pipeline(&[&[b"DEL", &lock_key]]) {
                 self.remember_orphan(id, held.token);
@@ -603,6 +684,11 @@ impl SessionStore for RedisStore {
     }
 
     fn disconnect(&mut self) {
+        // A release still in flight is waited for before the socket closes.
+        if let Some(c) = self.conn.as_mut() {
+            let _ = c.settle();
+        }
+        self.note_settled();
         self.drop_conn();
     }
 }

@@ -100,6 +100,111 @@ fn a_locked_cycle_is_two_round_trips() {
 }
 
 #[test]
+fn a_read_only_locked_cycle_waits_for_one_round_trip() {
+    let mut s = store();
+    let id = fresh_id("ro");
+    s.write(&id, b"v", 5).unwrap();
+    let before = s.round_trips();
+    // The locked read refreshes the expiry (GETEX) beside taking the lock...
+    let (data, refreshed) = s.lock_read_refresh(&id, 600).unwrap();
+    assert_eq!((data.as_deref(), refreshed), (Some(&b"v"[..]), true));
+    // ...so lazy write only releases the lock, and does not wait for the reply.
+    s.unlock(&id).unwrap();
+    assert_eq!(s.round_trips() - before, 1);
+    assert!(s.in_flight.is_some());
+    // The lock is free at once for everybody else, and the expiry was refreshed.
+    let mut other = store_with("lock_wait_timeout=0.2");
+    let t = Instant::now();
+    assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"v"[..]));
+    assert!(t.elapsed() < Duration::from_millis(150), "{:?}", t.elapsed());
+    other.unlock(&id).unwrap();
+    let key = String::from_utf8(s.key(&id)).unwrap();
+    let ttl = s.run(false, |c| c.cmd(&[b"TTL", key.as_bytes()])).unwrap();
+    assert!(matches!(ttl, Reply::Int(t) if t > 500), "{ttl:?}");
+    // That command also read the release's reply: nothing is owed any more.
+    assert!(s.in_flight.is_none());
+    assert!(s.orphans.is_empty());
+    s.destroy(&id).unwrap();
+}
+
+#[test]
+fn a_release_in_flight_is_settled_before_disconnect() {
+    let mut s = store();
+    let id = fresh_id("rofl");
+    s.lock_read_refresh(&id, 60).unwrap();
+    s.unlock(&id).unwrap();
+    s.disconnect();
+    assert!(s.in_flight.is_none());
+    assert!(s.orphans.is_empty());
+    let mut other = store_with("lock_wait_timeout=0.2");
+    other.read(&id, true).unwrap();
+    other.unlock(&id).unwrap();
+}
+
+/// A user that may do everything but DEL: a release sent without waiting then fails.
+struct NoDelUser {
+    name: String,
+    admin: RedisStore,
+}
+
+impl NoDelUser {
+    fn create() -> NoDelUser {
+        let mut admin = store();
+        let name = format!("cannon-nodel-{}", crate::id::generate(8).unwrap());
+        let r = admin
+            .run(false, |c| c.cmd(&[b"ACL", b"SETUSER", name.as_bytes(), b"on", b">nodel-pw", b"~*", b"&*", b"+@all", b"-del"]))
+            .unwrap();
+        assert!(matches!(r, Reply::Status(_)), "{r:?}");
+        NoDelUser { name, admin }
+    }
+    fn store(&self, opts: &str) -> RedisStore {
+        let addr = dsn().trim_start_matches("redis://").split('/').next().unwrap().to_string();
+        let cfg = parse_dsn(&format!("redis://{}:nodel-pw@{addr}/0?{opts}", self.name)).unwrap();
+        RedisStore::new(&cfg, "cannon_rust_test:").unwrap()
+    }
+}
+
+impl Drop for NoDelUser {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = self.admin.run(false, |c| c.cmd(&[b"ACL", b"DELUSER", name.as_bytes()]));
+    }
+}
+
+#[test]
+fn a_failed_release_in_flight_does_not_lock_this_process_out() {
+    let user = NoDelUser::create();
+    let mut s = user.store("timeout=2&lock_wait_timeout=1&lock_ttl=30");
+    let id = fresh_id("rofail");
+    s.lock_read_refresh(&id, 60).unwrap();
+    s.unlock(&id).unwrap(); // the DEL is refused, but nobody waits to hear it
+    // The next locked read of the same session reuses the token, so the lock that is still
+    // there is recognised as ours instead of being waited for until lock_ttl.
+    let t = Instant::now();
+    s.lock_read_refresh(&id, 60).unwrap();
+    assert!(t.elapsed() < Duration::from_millis(200), "{:?}", t.elapsed());
+    assert_eq!(s.held_lock(), Some(id.as_str()));
+    // Released for real by a user that may.
+    let mut admin = store();
+    let lock_key = s.lock_key(&id);
+    admin.run(false, |c| c.cmd(&[b"DEL", &lock_key])).unwrap();
+}
+
+#[test]
+fn a_failed_release_in_flight_becomes_an_orphan() {
+    let user = NoDelUser::create();
+    let mut s = user.store("timeout=2&lock_wait_timeout=1&lock_ttl=30");
+    let (id, other) = (fresh_id("rofo1"), fresh_id("rofo2"));
+    s.lock_read_refresh(&id, 60).unwrap();
+    s.unlock(&id).unwrap();
+    // Any next command reads the refused DEL's reply: the lock is remembered, not forgotten.
+    assert!(s.exists(&other).is_ok());
+    assert!(s.in_flight.is_none());
+    assert_eq!(s.orphans.len(), 1);
+    assert_eq!(s.orphans[0].0, id);
+}
+
+#[test]
 fn lock_excludes_and_hands_over() {
     let id = fresh_id("lock");
     let mut a = store();
