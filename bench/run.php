@@ -151,6 +151,69 @@ if (preg_match('/redis_version:(\S+)/', (string) $redis->cmd('INFO', 'server'), 
 }
 logline("private redis-server $redisVersion on 127.0.0.1:$redisPort");
 
+
+// ---- private MariaDB ------------------------------------------------------------------------------
+/**
+ * Starts a MariaDB of the benchmark's own in $dir (free port, user cannon_test), as the private
+ * redis-server is: nothing else on the machine shares it, and like that redis-server (no
+ * persistence) it does not flush every commit to disk (innodb_flush_log_at_trx_commit=2: the log
+ * is written at each commit and flushed once a second). A per-commit disk flush costs the same
+ * for every contender and is the disk's, not the session handler's; the system server's own
+ * (durable) commit cost is measured beside it for reference. Returns the port, or null.
+ */
+function start_private_mariadb(string $dir): ?int
+{
+    global $children;
+    $install = http_find_binary(['mariadb-install-db', 'mysql_install_db']);
+    $server = http_find_binary(['mariadbd', 'mysqld']);
+    $client = http_find_binary(['mariadb', 'mysql']);
+    if ($install === null || $server === null || $client === null) {
+        logline('private MariaDB: mariadb-server not installed, using the system server');
+        return null;
+    }
+    @mkdir($dir, 0700, true);
+    $user = posix_getpwuid(posix_geteuid())['name'] ?? 'root';
+    [$rc, $out, $err] = run_cmd([$install, '--no-defaults', "--datadir=$dir/data", '--auth-root-authentication-method=normal',
+        '--skip-test-db', "--user=$user"], null, 120);
+    if ($rc !== 0) {
+        logline('private MariaDB: install-db failed: ' . trim(substr($err . $out, -300)));
+        return null;
+    }
+    $port = free_port();
+    $proc = proc_open([...pin_prefix('server'), $server, '--no-defaults', "--datadir=$dir/data", "--socket=$dir/sock", "--port=$port",
+        '--bind-address=127.0.0.1', "--pid-file=$dir/pid", "--user=$user", '--skip-log-bin', '--skip-name-resolve',
+        '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M', '--innodb-flush-log-at-trx-commit=2',
+        '--max-connections=500', "--log-error=$dir/error.log"],
+        [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/out.log", 'w'], 2 => ['file', "$dir/out.log", 'a']], $pipes);
+    if (!is_resource($proc)) {
+        logline('private MariaDB: cannot start mariadbd');
+        return null;
+    }
+    $children['mariadb'] = [$proc, proc_get_status($proc)['pid']];
+    for ($i = 0; $i < 300 && !(file_exists("$dir/sock") && port_open('127.0.0.1', $port)); $i++) {
+        usleep(100000);
+    }
+    $sql = "CREATE DATABASE IF NOT EXISTS test; CREATE USER IF NOT EXISTS 'cannon_test'@'%' IDENTIFIED BY 'cannon_test_pw'; "
+        . "GRANT ALL ON test.* TO 'cannon_test'@'%';";
+    [$rc, $out, $err] = run_cmd([$client, '--no-defaults', '-S', "$dir/sock", '-uroot', '-e', $sql], null, 30);
+    if ($rc !== 0) {
+        logline('private MariaDB: set-up failed: ' . trim(substr($err . $out . @file_get_contents("$dir/error.log"), -300)));
+        return null;
+    }
+    return $port;
+}
+
+$cfg['mysql_server'] = 'system';
+$cfg['mysql_system'] = $cfg['mysql'];
+if ((string) ($opt['mysql'] ?? getenv('BENCH_MYSQL') ?: 'private') === 'private') {
+    $port = start_private_mariadb("$tmp/mariadb");
+    if ($port !== null) {
+        $cfg['mysql'] = ['host' => '127.0.0.1', 'port' => $port, 'db' => 'test', 'user' => 'cannon_test', 'pass' => 'cannon_test_pw'];
+        $cfg['mysql_server'] = 'private';
+        logline("private MariaDB on 127.0.0.1:$port (innodb_flush_log_at_trx_commit=2)");
+    }
+}
+
 $ctxBase = [
     'redis_host' => '127.0.0.1', 'redis_port' => $redisPort,
     'mysql_host' => $cfg['mysql']['host'], 'mysql_port' => (int) $cfg['mysql']['port'], 'mysql_db' => $cfg['mysql']['db'],
@@ -356,11 +419,12 @@ function redis_floor(int $port, ?array $client = null): ?float
 }
 
 /** µs per `SELECT 1` on one connection, and per connect+close (PDO), from PHP. */
-function mysql_floor(array $m): array
+function mysql_floor(array $m, bool $connect = true): array
 {
     $dsn = sprintf('mysql:host=%s;port=%d;dbname=%s', $m['host'], $m['port'], $m['db']);
     try {
         $pdo = new PDO($dsn, $m['user'], $m['pass']);
+        BenchPdoHandler::createTable($pdo);
         for ($i = 0; $i < 200; $i++) {
             $pdo->query('SELECT 1')->fetchColumn();
         }
@@ -379,6 +443,10 @@ function mysql_floor(array $m): array
         }
         $commit = (hrtime(true) - $t) / 200 / 1e3;
         $pdo->exec("DELETE FROM " . BenchPdoHandler::TABLE . " WHERE sess_id = 'floor-commit'");
+        if (!$connect) {
+            $pdo->exec('DROP TABLE IF EXISTS ' . BenchPdoHandler::TABLE);
+            return ['select1_us' => $q, 'commit_us' => $commit, 'connect_us' => null];
+        }
         $t = hrtime(true);
         for ($i = 0; $i < 200; $i++) {
             $c = new PDO($dsn, $m['user'], $m['pass']);
@@ -406,7 +474,8 @@ function tcp_connect_floor(int $port): ?float
 
 // ---- CLI rounds ---------------------------------------------------------------------------------
 $results = []; // mode => contender => ['runs' => [...], 'cmd' => ...]
-$floors = ['redis_rtt_us' => [], 'redis_rtt_cross_cpu_us' => [], 'tcp_connect_us' => [], 'mysql_select1_us' => [], 'mysql_commit_us' => [], 'mysql_connect_us' => []];
+$floors = ['redis_rtt_us' => [], 'redis_rtt_cross_cpu_us' => [], 'tcp_connect_us' => [], 'mysql_select1_us' => [], 'mysql_commit_us' => [], 'mysql_connect_us' => [],
+    'mysql_system_select1_us' => [], 'mysql_system_commit_us' => []];
 if (isset($opt['skip-cli'])) {
     $cfg['modes'] = [];
     $cfg['rounds'] = 1; // the floors are still measured once
@@ -430,6 +499,12 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
         $floors['mysql_select1_us'][] = $mf['select1_us'];
         $floors['mysql_connect_us'][] = $mf['connect_us'];
         $floors['mysql_commit_us'][] = $mf['commit_us'];
+        if ($cfg['mysql_server'] === 'private') {
+            // The system server, durable as configured, for reference (its round trip and commit).
+            $sf = mysql_floor($cfg['mysql_system'], false);
+            $floors['mysql_system_select1_us'][] = $sf['select1_us'];
+            $floors['mysql_system_commit_us'][] = $sf['commit_us'];
+        }
     }
     logline(sprintf('round %d/%d: redis round trip %.1f µs (redis-benchmark -c 1 -P 1 ping)', $round, $cfg['rounds'],
         end($floors['redis_rtt_us']) ?? 0));
@@ -575,7 +650,7 @@ $data = [
     'http' => $http,
 ];
 $data['duration_s'] = round(microtime(true) - $started);
-unset($data['config']['mysql']['pass']);
+unset($data['config']['mysql']['pass'], $data['config']['mysql_system']['pass']);
 file_put_contents($cfg['out'] . '/latest.json', json_encode($data, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE) . "\n");
 $md = report_markdown($data);
 file_put_contents($cfg['out'] . '/latest.md', $md);

@@ -156,9 +156,15 @@ function report_markdown(array $d): string
     $o .= sprintf("Method: each contender runs in its own `php` process (one session cycle = `session_id()`, `session_start()`, read, "
         . "change counter + payload, `session_write_close()`; pool of %d ids round robin, each checked against the expected value). "
         . "Contenders are interleaved (A B C … A B C …), %d rounds of %.1f s each; the table shows medians. "
-        . "Redis is a private `redis-server` started for the run. CPU placement: %s. "
+        . "Redis is a private `redis-server` started for the run. %s CPU placement: %s. "
         . "Load average at the end: %s. The benchmark took %s s.\n\n",
-        $cfg['pool'], $cfg['rounds'], $cfg['seconds'], match ($cfg['pin'] ?? 'none') {
+        $cfg['pool'], $cfg['rounds'], $cfg['seconds'], ($cfg['mysql_server'] ?? 'system') === 'private'
+            ? 'MySQL is a private MariaDB started for the run, on the same CPU as Redis, with `innodb_flush_log_at_trx_commit=2` '
+                . '(each commit is written to the OS, and flushed to disk once a second): like the private Redis, which keeps '
+                . 'nothing on disk, it measures the session handlers rather than the disk, whose per-commit flush every '
+                . 'contender would pay alike. The system server\'s durable commit is measured beside it (round-trip floors).'
+            : 'MySQL is the system server, as configured (`BENCH_MYSQL=system`).',
+        match ($cfg['pin'] ?? 'none') {
             'same' => 'the PHP processes and the private redis-server share CPU 0 (`BENCH_PIN=same`; a round trip then costs '
                 . 'CPU work and two context switches, not a wake-up of another vCPU, which on a VM is slow and erratic)',
             'split' => 'PHP processes on CPU 0, the private redis-server on the last CPU (`BENCH_PIN=split`)',
@@ -182,10 +188,15 @@ function report_markdown(array $d): string
     }
     $o .= '| TCP connect + close to Redis (PHP) | ' . fmt_num($f['tcp_connect_us'] ?? null, 1) . " |\n";
     $o .= '| MySQL `SELECT 1` round trip (PDO) | ' . fmt_num($f['mysql_select1_us'] ?? null, 1) . " |\n";
-    $o .= '| MySQL single-row upsert, autocommit (PDO; the disk flush of each commit) | ' . fmt_num($f['mysql_commit_us'] ?? null, 1) . " |\n";
+    $o .= '| MySQL single-row upsert, autocommit (PDO) | ' . fmt_num($f['mysql_commit_us'] ?? null, 1) . " |\n";
     $o .= '| → floor of a MySQL write cycle (`SELECT` + commit) | '
         . fmt_num(isset($f['mysql_commit_us'], $f['mysql_select1_us']) ? $f['mysql_commit_us'] + $f['mysql_select1_us'] : null, 1) . " |\n";
     $o .= '| MySQL connect + auth (PDO) | ' . fmt_num($f['mysql_connect_us'] ?? null, 1) . " |\n";
+    if (!empty($f['mysql_system_commit_us'])) {
+        $o .= '| For reference, the system MariaDB (durable, `innodb_flush_log_at_trx_commit=1`): `SELECT 1` round trip | '
+            . fmt_num($f['mysql_system_select1_us'] ?? null, 1) . " |\n";
+        $o .= '| … and its single-row upsert with the disk flush of each commit | ' . fmt_num($f['mysql_system_commit_us'], 1) . " |\n";
+    }
 
     foreach ($cfg['modes'] as $mode) {
         $o .= "\n## CLI: " . ($cfg['mode_labels'][$mode] ?? $mode) . "\n\n";
@@ -221,7 +232,8 @@ function report_markdown(array $d): string
         . "\n*Client CPU*: user + system CPU time of the PHP process per cycle (getrusage; steadier than wall time on a busy "
         . "machine). *Redis CPU*: the private redis-server's CPU time per cycle (`INFO cpu`). "
         . "*Round trips*: replies the server wrote per cycle (`INFO stats` total_writes_processed, "
-        . "snapshotted around the timed part; commands sent together count once). *Socket sends* and *syscalls*: "
+        . "snapshotted around the timed part; commands sent together count once; cannon's locked read-only cycle sends its "
+        . "unlock without waiting for the reply, so it counts 2 here but waits for 1). *Socket sends* and *syscalls*: "
         . "counted with strace on a separate 200-cycle run (sends = send/write calls on sockets). *Redis commands*: "
         . "`INFO commandstats` deltas; Redis 7 also counts the commands a Lua script runs (under their own names).\n";
 
