@@ -3,6 +3,15 @@
 //! - A named lock belongs to the connection that took it. The store keeps that pooled connection
 //!   from `read` until `write`/`touch`/`unlock`/`destroy` releases the lock, and meanwhile runs its
 //!   other statements on it too, so a PHP process uses one connection.
+//! - A locked cycle is two round trips. The read sends `SELECT GET_LOCK(..); SELECT data ..` as one
+//!   text-protocol multi-statement: the server runs them in order, so the row is read under the
+//!   lock (when GET_LOCK answers 0, the row is ignored and the wait goes on). The write sends the
+//!   upsert (or, for a lazy write, the expiry UPDATE) followed by `SELECT RELEASE_LOCK(..)`: the
+//!   statement commits as it ends, before the release runs, so nobody can take the lock and read
+//!   the old row. When the statement fails, the server runs nothing after it and the lock is
+//!   still held; the usual release then frees it. The older AUTO_INCREMENT layout, and payloads
+//!   whose hex form would not fit `max_allowed_packet`, keep a prepared write and a separate
+//!   `RELEASE_LOCK`.
 //! - Waiting is a loop of `GET_LOCK(name, slice)` calls, each at most 1 s and at most half the
 //!   socket read timeout, so no call outlives the read timeout however long `lock_wait_timeout`
 //!   is. The server wakes a waiter as soon as the holder releases, so the hand-over costs one
@@ -22,9 +31,9 @@
 use std::time::{Duration, Instant};
 
 use ::mysql::prelude::Queryable;
-use ::mysql::{PooledConn, Result as MyResult};
+use ::mysql::{from_row_opt, DriverError, Error as MyError, PooledConn, Result as MyResult, Row};
 
-use super::conn::{is_retryable, Stage};
+use super::conn::{is_broken, is_retryable, Stage};
 use super::MysqlStore;
 use crate::store::StoreError;
 
@@ -60,6 +69,98 @@ pub(super) fn slice_for(read_timeout: Duration) -> Duration {
     (read_timeout / 2).clamp(MIN_SLICE, MAX_SLICE)
 }
 
+/// Sends a text-protocol multi-statement and reads every result set to its end, so the connection
+/// is ready for its next command whatever happened. Returns the rows of each statement that
+/// succeeded, in order, and the error that ended the rest (after a failed statement the server
+/// runs none of the following ones).
+fn run_multi(conn: &mut PooledConn, sql: &str) -> (Vec<Vec<Row>>, Option<MyError>) {
+    let mut sets = Vec::new();
+    let mut result = match conn.query_iter(sql) {
+        Ok(r) => r,
+        Err(e) => return (sets, Some(e)),
+    };
+    let mut error = None;
+    while let Some(set) = result.iter() {
+        let mut rows = Vec::new();
+        for row in set {
+            match row {
+                Ok(r) => rows.push(r),
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        if error.is_none() {
+            sets.push(rows);
+        }
+    }
+    (sets, error)
+}
+
+/// The first column of a set's first row (`None`: no row).
+fn first<T: ::mysql::prelude::FromValue>(rows: Vec<Row>) -> MyResult<Option<T>> {
+    match rows.into_iter().next() {
+        Some(row) => from_row_opt::<T>(row).map(Some).map_err(|e| MyError::FromRowError(e.0)),
+        None => Ok(None),
+    }
+}
+
+/// What one `GET_LOCK` round trip found.
+enum Attempt {
+    /// Taken; with the row read in the same round trip (`Ok(None)`: no live row, or no read), or
+    /// why reading it failed. The lock is held either way.
+    Taken(MyResult<Option<Vec<u8>>>),
+    /// Still held by another connection after the wait.
+    Busy,
+    /// GET_LOCK returned NULL (an error such as the thread being killed).
+    Null,
+}
+
+/// Runs `Statements::lock_and_read`'s text. `Err`: GET_LOCK itself failed (the lock is not held).
+fn lock_and_read(conn: &mut PooledConn, sql: &str) -> MyResult<Attempt> {
+    let (sets, error) = run_multi(conn, sql);
+    let mut sets = sets.into_iter();
+    let Some(lock_rows) = sets.next() else {
+        return Err(error.unwrap_or(MyError::DriverError(DriverError::UnexpectedPacket)));
+    };
+    match first::<Option<i64>>(lock_rows)?.flatten() {
+        Some(1) => {}
+        // The row read while the lock was busy is not ours to use. Only a broken connection
+        // matters here (its next GET_LOCK would fail anyway).
+        other => {
+            if let Some(e) = error.filter(is_broken) {
+                return Err(e);
+            }
+            return Ok(if other.is_some() { Attempt::Busy } else { Attempt::Null });
+        }
+    }
+    let row = match (error, sets.next()) {
+        (Some(e), _) => Err(e),
+        (None, Some(rows)) => first::<Option<Vec<u8>>>(rows).map(|r| r.map(Option::unwrap_or_default)),
+        (None, None) => Ok(None),
+    };
+    Ok(Attempt::Taken(row))
+}
+
+/// How a `<statement>; SELECT RELEASE_LOCK(..)` round trip ended, its statement having succeeded.
+pub(super) enum Tail {
+    /// The lock is released.
+    Released,
+    /// The release did not run or did not answer: the lock may still be held on the connection.
+    NotReleased(MyError),
+}
+
+/// Runs `Statements::upsert_and_release`'s or `touch_and_release`'s text. `Err`: the statement
+/// failed, so the release did not run and the lock is still held (or died with the connection).
+pub(super) fn run_then_release(conn: &mut PooledConn, sql: &str) -> MyResult<Tail> {
+    let (sets, error) = run_multi(conn, sql);
+    match (sets.len(), error) {
+        (0, e) => Err(e.unwrap_or(MyError::DriverError(DriverError::UnexpectedPacket))),
+        (1, e) => Ok(Tail::NotReleased(e.unwrap_or(MyError::DriverError(DriverError::UnexpectedPacket)))),
+        _ => Ok(Tail::Released),
+    }
+}
+
 /// `Some(true)`: taken; `Some(false)`: still held by another connection after `wait`;
 /// `None`: the server returned NULL (an error such as the thread being killed).
 fn get_lock(conn: &mut PooledConn, name: &str, wait: Duration) -> MyResult<Option<bool>> {
@@ -76,13 +177,17 @@ fn null_result() -> StoreError {
 }
 
 impl MysqlStore {
-    /// Takes the lock on `id`, waiting until `deadline` (then `LockTimeout`). A no-op when this
-    /// store holds it already on a live connection. Any other lock this store holds is released
-    /// first.
-    pub(super) fn acquire_lock(&mut self, id: &str, started: Instant, deadline: Instant) -> Result<(), StoreError> {
-        if self.lock.as_ref().is_some_and(|l| l.id == id && l.conn.is_some()) {
-            return Ok(());
-        }
+    /// Takes the lock on `id`, waiting until `deadline` (then `LockTimeout`); any other lock this
+    /// store holds is released first. With `read`, each `GET_LOCK` goes with the session's SELECT
+    /// in one round trip. Returns, once the lock is held, the row read with it (`Ok(None)`: no
+    /// live row, or no read) or the error that stopped the read.
+    pub(super) fn acquire_lock(
+        &mut self,
+        id: &str,
+        started: Instant,
+        deadline: Instant,
+        read: bool,
+    ) -> Result<MyResult<Option<Vec<u8>>>, StoreError> {
         self.release_lock();
         let name = lock_name(&self.dbname, &self.table, id);
         let mut conn = self.get_conn()?;
@@ -90,9 +195,10 @@ impl MysqlStore {
         loop {
             let asked = Instant::now();
             let wait = deadline.saturating_duration_since(asked).min(self.lock_slice);
+            let sql = self.sql.lock_and_read(&name, wait, id, read)?;
             self.stats.round_trips += 1;
-            match get_lock(&mut conn, &name, wait) {
-                Ok(Some(true)) => {
+            match lock_and_read(&mut conn, &sql) {
+                Ok(Attempt::Taken(row)) => {
                     conn.reset_connection(true);
                     self.lock = Some(HeldLock {
                         id: id.to_string(),
@@ -101,9 +207,9 @@ impl MysqlStore {
                         read: None,
                     });
                     self.stats.last_lock_wait = started.elapsed();
-                    return Ok(());
+                    return Ok(row);
                 }
-                Ok(Some(false)) => {
+                Ok(Attempt::Busy) => {
                     let now = Instant::now();
                     if now >= deadline {
                         self.stats.last_lock_wait = started.elapsed();
@@ -119,7 +225,7 @@ impl MysqlStore {
                         std::thread::sleep(Duration::from_millis(5).min(deadline - now));
                     }
                 }
-                Ok(None) => return Err(null_result()),
+                Ok(Attempt::Null) => return Err(null_result()),
                 Err(e) if !reconnected && is_retryable(&e) => {
                     // A pooled connection that died while idle: try once more on a fresh one.
                     drop(conn);
@@ -128,10 +234,21 @@ impl MysqlStore {
                     reconnected = true;
                 }
                 Err(e) => {
+                    // Should the server have taken the lock all the same, a connection that is
+                    // still usable frees it as it is reset on its way back to the pool.
+                    conn.reset_connection(!is_broken(&e));
                     drop(conn);
                     return Err(self.fail(&e, Stage::Query));
                 }
             }
+        }
+    }
+
+    /// After a round trip that ended with `RELEASE_LOCK` on the lock's connection: the lock is
+    /// free, and its connection goes back to the pool as is (as `release_lock` leaves it).
+    pub(super) fn lock_released(&mut self) {
+        if let Some(mut conn) = self.lock.take().and_then(|mut l| l.conn.take()) {
+            conn.reset_connection(false);
         }
     }
 

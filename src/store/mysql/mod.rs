@@ -1,9 +1,10 @@
 //! MySQL/MariaDB backend: one row per session in an InnoDB table, session locks with `GET_LOCK`.
 //!
 //! - `conn.rs`: driver options and error mapping (no password in any message).
-//! - `sql.rs`: the statements, built once per table.
+//! - `sql.rs`: the statements, built once per table, and the locked cycle's multi-statements.
 //! - `schema.rs`: CREATE TABLE, and the one-time check of an existing table.
-//! - `lock.rs`: named locks, held on one pooled connection from read to write.
+//! - `lock.rs`: named locks, held on one pooled connection from read to write; a locked cycle is
+//!   two round trips (`GET_LOCK` + SELECT, then the write + `RELEASE_LOCK`).
 //!
 //! Connections come from the driver's own `mysql::Pool`, created on first use (never in `new`:
 //! php-fpm forks after start-up; the registry above forgets a store inherited across a fork).
@@ -12,7 +13,9 @@
 //! its connection broke (server restart, `wait_timeout`, KILL, network) throws the whole pool
 //! away, since its other idle connections are most likely dead too and the driver would happily
 //! hand them out again, and runs once more on a fresh connection. Every statement this store
-//! sends is idempotent, so running one twice is harmless. Timeouts are not retried (that would
+//! sends is idempotent, so running one twice is harmless; so are the multi-statements (GET_LOCK
+//! again on a fresh connection, the upsert or expiry UPDATE again, RELEASE_LOCK of a lock the new
+//! connection took again or never had). Timeouts are not retried (that would
 //! only double the wait), but their connection is thrown away as well: a late reply would
 //! otherwise be read as the answer to the next statement.
 mod conn;
@@ -34,7 +37,7 @@ use ::mysql::{Error as MyError, Opts, Pool, PooledConn, Result as MyResult};
 use crate::config::{validate_identifier, Backend, Config};
 use crate::store::{SessionStore, StoreError, StoreStats};
 use conn::{is_broken, is_retryable, is_schema_gone, Stage, Target};
-use lock::HeldLock;
+use lock::{HeldLock, Tail};
 use schema::Schema;
 use sql::{Statements, GC_BATCH};
 
@@ -185,6 +188,9 @@ impl MysqlStore {
         self.pool = None;
     }
 
+    /// The locked read: `GET_LOCK` and the SELECT in one round trip (see `lock.rs`), or only the
+    /// SELECT when this store holds the lock already. If the connection breaks, the lock went with
+    /// it: taken again (with the read) on a fresh connection, once.
     fn read_locked(&mut self, id: &str, schema: Schema) -> Result<Option<Vec<u8>>, StoreError> {
         let started = Instant::now();
         let deadline = started + self.lock_wait;
@@ -193,25 +199,39 @@ impl MysqlStore {
         }
         let select = Arc::clone(&self.sql.select);
         let fits = schema.id_fits(id);
-        let row = self.with_lock_conn(
-            id,
-            |s| s.acquire_lock(id, started, deadline),
-            |c| {
-                if fits {
-                    c.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,))
-                } else {
-                    Ok(None)
+        let mut retried = false;
+        let data = loop {
+            let row = match self.lock.as_mut().filter(|l| l.id == id).and_then(|l| l.conn.as_mut()) {
+                Some(conn) => {
+                    self.stats.round_trips += 1;
+                    if fits {
+                        conn.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,))
+                            .map(|r| r.map(Option::unwrap_or_default))
+                    } else {
+                        Ok(None)
+                    }
                 }
-            },
-        )?;
-        let data = row.map(Option::unwrap_or_default);
+                None => self.acquire_lock(id, started, deadline, fits)?,
+            };
+            match row {
+                Ok(data) => break data,
+                Err(e) if !retried && is_retryable(&e) => {
+                    self.discard_connections();
+                    retried = true;
+                }
+                Err(e) => return Err(self.fail(&e, Stage::Query)),
+            }
+        };
         if let Some(l) = self.lock.as_mut().filter(|l| l.id == id) {
             l.read = Some(data.clone());
         }
         Ok(data)
     }
 
-    fn write_inner(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
+    /// Stores the session. With `release`, under this store's lock on `id`, the upsert and the
+    /// `RELEASE_LOCK` go in one round trip (see `lock.rs`); otherwise prepared statements, and the
+    /// caller releases.
+    fn write_inner(&mut self, id: &str, data: &[u8], ttl_secs: u64, release: bool) -> Result<(), StoreError> {
         let schema = self.ensure_schema()?;
         if !schema.id_fits(id) {
             return Err(StoreError::Schema(format!(
@@ -232,6 +252,20 @@ impl MysqlStore {
             )));
         }
         let ttl = ttl_secs.max(1);
+        let locked = self.lock.as_ref().filter(|l| l.id == id).map(|l| l.name.clone());
+        if let Some(name) = locked.filter(|_| release && !schema.auto_increment) {
+            // As text the data takes twice its size (hex); a payload that would not fit the
+            // packet that way takes the prepared path below.
+            let text_needed = 2 * data.len() as u64 + id.len() as u64 + PACKET_OVERHEAD;
+            if schema.max_packet == 0 || text_needed <= schema.max_packet {
+                let sql = self.sql.upsert_and_release(id, data, ttl, &name)?;
+                // If the lock's connection died, the lock is taken again without waiting
+                // (LockLost when another request holds it now) and the write goes ahead.
+                let tail = self.with_lock_conn(id, |s| s.retake_lock(id), |c| lock::run_then_release(c, &sql))?;
+                self.after_release(tail);
+                return Ok(());
+            }
+        }
         let (upsert, update) = (Arc::clone(&self.sql.upsert), Arc::clone(&self.sql.update));
         let update_first = schema.auto_increment;
         let run = |c: &mut PooledConn| -> MyResult<()> {
@@ -252,14 +286,36 @@ impl MysqlStore {
         }
     }
 
+    /// After a statement that ended with `RELEASE_LOCK` on the lock's connection succeeded. When
+    /// the release itself did not answer, the lock stays recorded for the caller's usual release;
+    /// a connection that broke on the way is closed instead (which frees the lock).
+    fn after_release(&mut self, tail: Tail) {
+        match tail {
+            Tail::Released => self.lock_released(),
+            Tail::NotReleased(e) if is_broken(&e) => self.discard_connections(),
+            Tail::NotReleased(_) => {}
+        }
+    }
+
     fn touch_inner(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
         let schema = self.ensure_schema()?;
         if !schema.id_fits(id) {
             return Ok(());
         }
-        let touch = Arc::clone(&self.sql.touch);
         let ttl = ttl_secs.max(1);
         // Refreshing the expiry is harmless even if the lock was lost: no re-check needed.
+        if let Some(name) = self.lock.as_ref().filter(|l| l.id == id && l.conn.is_some()).map(|l| l.name.clone()) {
+            // Under our live lock: the UPDATE and RELEASE_LOCK in one round trip, on the lock's
+            // connection (`with_conn` uses it). Should that connection break, the retry runs on a
+            // fresh one, where RELEASE_LOCK finds no lock: harmless, the lock died with it.
+            let sql = self.sql.touch_and_release(id, ttl, &name)?;
+            let tail = self.with_conn(|c| lock::run_then_release(c, &sql))?;
+            if self.holds_live_lock(id) {
+                self.after_release(tail);
+            }
+            return Ok(());
+        }
+        let touch = Arc::clone(&self.sql.touch);
         self.with_conn(|c| c.exec_drop(&*touch, (ttl, id)))
     }
 
@@ -316,9 +372,10 @@ impl SessionStore for MysqlStore {
                 max: self.max_size,
             })
         } else {
-            self.write_inner(id, data, ttl_secs)
+            self.write_inner(id, data, ttl_secs, true)
         };
-        // The request is over either way: never keep its lock.
+        // The request is over either way: never keep its lock (a no-op when the write's own
+        // round trip released it).
         self.release_lock_on(id);
         result
     }
@@ -330,7 +387,7 @@ impl SessionStore for MysqlStore {
         if data.len() > self.max_size {
             return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
         }
-        self.write_inner(id, data, ttl_secs)?;
+        self.write_inner(id, data, ttl_secs, false)?;
         // A later check for writes by others compares against what we wrote last.
         if let Some(l) = self.lock.as_mut().filter(|l| l.id == id) {
             l.read = Some(Some(data.to_vec()));

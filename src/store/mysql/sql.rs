@@ -1,9 +1,20 @@
 //! The statements the store sends, built once per store for its table.
 //!
 //! The table name is a validated identifier (`[A-Za-z0-9_]{1,64}`) and is always quoted with
-//! backticks; every value goes through a prepared-statement parameter. Time is the server's:
-//! `expires_at` holds unix seconds from `UNIX_TIMESTAMP()`, so PHP hosts with skewed clocks agree.
+//! backticks. Time is the server's: `expires_at` holds unix seconds from `UNIX_TIMESTAMP()`, so
+//! PHP hosts with skewed clocks agree.
+//!
+//! Most statements are prepared, every value a parameter. The locked cycle instead sends
+//! text-protocol multi-statements (a prepared statement is one statement, and the point is to
+//! pair the lock with the read, and the write with the release, in one round trip). Their values
+//! are written into the text here, and only in forms that cannot end a literal: the id and the
+//! lock name are checked byte by byte (an id with any other byte is refused, whatever the caller
+//! validated), numbers are formatted from integers, and the data only ever goes in as `X'hex'`.
+use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::StoreError;
 
 /// Rows deleted per gc statement.
 pub(super) const GC_BATCH: u64 = 1000;
@@ -11,6 +22,8 @@ pub(super) const GC_BATCH: u64 = 1000;
 /// Statement texts for one table. `Arc<str>` so a method can hold one while it borrows the store
 /// mutably (cloning is a reference-count bump).
 pub(super) struct Statements {
+    /// The quoted table name, for the multi-statements built per call.
+    table: String,
     pub select: Arc<str>,
     pub exists: Arc<str>,
     pub upsert: Arc<str>,
@@ -30,6 +43,7 @@ impl Statements {
         let t = quote(table);
         let s = |text: String| -> Arc<str> { Arc::from(text) };
         Statements {
+            table: t.clone(),
             // An expired row is never returned, even before gc has deleted it.
             select: s(format!(
                 "SELECT data FROM {t} WHERE session_id = ? AND expires_at > UNIX_TIMESTAMP()"
@@ -64,5 +78,159 @@ impl Statements {
                 "DELETE FROM {t} WHERE expires_at <= UNIX_TIMESTAMP() LIMIT {GC_BATCH}"
             )),
         }
+    }
+}
+
+/// Longest session id (as `crate::id`): the column is VARBINARY(256).
+const MAX_ID_LEN: usize = 256;
+
+/// `id` as it may appear between single quotes: 1 to 256 bytes of `[A-Za-z0-9,-]`. Checked here,
+/// not trusted from the caller, since this is what keeps the text statements free of injection.
+fn id_literal(id: &str) -> Result<&str, StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'-');
+    if ok {
+        Ok(id)
+    } else {
+        Err(StoreError::Server(
+            "internal error: a session id with characters outside [A-Za-z0-9,-] reached the MySQL store".into(),
+        ))
+    }
+}
+
+/// A lock name (`cs:` + hex, see `lock::lock_name`) as it may appear between single quotes.
+fn lock_literal(name: &str) -> Result<&str, StoreError> {
+    let ok = name.len() <= 64
+        && name
+            .strip_prefix("cs:")
+            .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(name)
+    } else {
+        Err(StoreError::Server("internal error: a malformed lock name reached the MySQL store".into()))
+    }
+}
+
+/// Seconds with microseconds, as a decimal literal (`0.300000`): never an exponent.
+fn seconds_literal(d: Duration) -> String {
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
+/// `X'…'`: the bytes in hex digits, which no byte value can break out of.
+fn push_hex(out: &mut String, data: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(data.len() * 2 + 3);
+    out.push_str("X'");
+    for &b in data {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out.push('\'');
+}
+
+impl Statements {
+    /// The locked read, one round trip: `GET_LOCK`, then (with `read`) the session's row. The
+    /// server runs the statements in order, so the row is read once the lock is held. Two
+    /// statements on purpose: folded into one SELECT, the server may evaluate a constant subquery
+    /// before GET_LOCK, or skip GET_LOCK when no row matches.
+    pub fn lock_and_read(&self, name: &str, wait: Duration, id: &str, read: bool) -> Result<String, StoreError> {
+        let name = lock_literal(name)?;
+        let id = id_literal(id)?;
+        let mut sql = format!("SELECT GET_LOCK('{name}', {})", seconds_literal(wait));
+        if read {
+            let _ = write!(
+                sql,
+                "; SELECT data FROM {} WHERE session_id = '{id}' AND expires_at > UNIX_TIMESTAMP()",
+                self.table
+            );
+        }
+        Ok(sql)
+    }
+
+    /// The locked write, one round trip: the upsert, then `RELEASE_LOCK`. The INSERT autocommits
+    /// as it ends, before RELEASE_LOCK runs, so nobody can take the lock and read the old row.
+    /// (RELEASE_LOCK inside the INSERT's expressions would free the lock before the commit.) When
+    /// the INSERT fails, the server runs nothing after it: the lock is still held.
+    pub fn upsert_and_release(&self, id: &str, data: &[u8], ttl: u64, name: &str) -> Result<String, StoreError> {
+        let name = lock_literal(name)?;
+        let id = id_literal(id)?;
+        let mut sql = String::with_capacity(data.len() * 2 + 400);
+        let _ = write!(
+            sql,
+            "INSERT INTO {} (session_id, data, last_activity, expires_at) VALUES ('{id}', ",
+            self.table
+        );
+        push_hex(&mut sql, data);
+        let _ = write!(
+            sql,
+            ", NOW(), UNIX_TIMESTAMP() + {ttl}) ON DUPLICATE KEY UPDATE data = VALUES(data), \
+             last_activity = VALUES(last_activity), expires_at = VALUES(expires_at); \
+             SELECT RELEASE_LOCK('{name}')"
+        );
+        Ok(sql)
+    }
+
+    /// The locked lazy write, one round trip: the expiry refresh (as `touch`), then `RELEASE_LOCK`.
+    pub fn touch_and_release(&self, id: &str, ttl: u64, name: &str) -> Result<String, StoreError> {
+        let name = lock_literal(name)?;
+        let id = id_literal(id)?;
+        Ok(format!(
+            "UPDATE {} SET last_activity = NOW(), expires_at = UNIX_TIMESTAMP() + {ttl} \
+             WHERE session_id = '{id}'; SELECT RELEASE_LOCK('{name}')",
+            self.table
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "cs:0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn ids_outside_the_alphabet_are_refused() {
+        let s = Statements::new("t");
+        for bad in ["", "a'b", "a\\b", "a\"b", "a b", "a;b", "a\0b", "a`b", "ä", "a\nb", "a_b", "a%b"] {
+            assert!(s.lock_and_read(NAME, Duration::ZERO, bad, true).is_err(), "{bad:?}");
+            assert!(s.upsert_and_release(bad, b"x", 60, NAME).is_err(), "{bad:?}");
+            assert!(s.touch_and_release(bad, 60, NAME).is_err(), "{bad:?}");
+        }
+        let long = "a".repeat(257);
+        assert!(s.touch_and_release(&long, 60, NAME).is_err());
+        assert!(s.touch_and_release(&"a".repeat(256), 60, NAME).is_ok());
+        assert!(s.touch_and_release("aZ09,-", 60, NAME).is_ok());
+    }
+
+    #[test]
+    fn lock_names_are_checked() {
+        let s = Statements::new("t");
+        for bad in ["", "cs:", "cs:x'", "xx:abcd", "cs:ab') OR ('1"] {
+            assert!(s.lock_and_read(bad, Duration::ZERO, "abc", false).is_err(), "{bad:?}");
+            assert!(s.upsert_and_release("abc", b"", 60, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn texts() {
+        let s = Statements::new("sess");
+        assert_eq!(
+            s.lock_and_read(NAME, Duration::from_millis(300), "abc", true).unwrap(),
+            format!(
+                "SELECT GET_LOCK('{NAME}', 0.300000); SELECT data FROM `sess` WHERE session_id = 'abc' \
+                 AND expires_at > UNIX_TIMESTAMP()"
+            )
+        );
+        assert_eq!(
+            s.lock_and_read(NAME, Duration::from_secs(1), "abc", false).unwrap(),
+            format!("SELECT GET_LOCK('{NAME}', 1.000000)")
+        );
+        let w = s.upsert_and_release("abc", &[0, 0x27, 0x5c, 0xff], 60, NAME).unwrap();
+        assert!(w.contains("VALUES ('abc', X'00275CFF', NOW(), UNIX_TIMESTAMP() + 60)"), "{w}");
+        assert!(w.ends_with(&format!("; SELECT RELEASE_LOCK('{NAME}')")), "{w}");
+        assert!(s.upsert_and_release("abc", b"", 1, NAME).unwrap().contains("X''"));
+        assert_eq!(seconds_literal(Duration::from_nanos(1)), "0.000000");
+        assert_eq!(seconds_literal(Duration::from_micros(12_345_678)), "12.345678");
     }
 }

@@ -670,3 +670,238 @@ fn kill_during_a_locked_read_takes_the_lock_again() {
     assert!(matches!(b.read(&id, true), Err(StoreError::LockTimeout { .. })));
     a.write(&id, b"w", 60).unwrap();
 }
+
+/// Round trips `f` costs on `s`.
+fn trips(s: &mut MysqlStore, f: impl FnOnce(&mut MysqlStore)) -> u64 {
+    let before = s.stats().round_trips;
+    f(s);
+    s.stats().round_trips - before
+}
+
+/// `other` takes the lock on `id` without waiting for its lock wait timeout, then frees it.
+fn lock_is_free(other: &mut MysqlStore, id: &str) -> Option<Vec<u8>> {
+    let started = Instant::now();
+    let data = other.read(id, true).expect("the lock is free");
+    assert!(started.elapsed() < Duration::from_millis(150), "waited {:?}", started.elapsed());
+    other.unlock(id).unwrap();
+    data
+}
+
+#[test]
+fn a_locked_cycle_is_two_round_trips() {
+    let t = Table::new("rt2");
+    let mut s = store(&t, "");
+    let mut other = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("rt2");
+    s.exists(&id).unwrap(); // the table check, once per store
+
+    // A new session: GET_LOCK + SELECT, then upsert + RELEASE_LOCK.
+    let n = trips(&mut s, |s| {
+        assert_eq!(s.read(&id, true).unwrap(), None);
+        s.write(&id, b"v1", 60).unwrap();
+    });
+    assert_eq!(n, 2);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v1"[..]));
+
+    // An existing one.
+    let n = trips(&mut s, |s| {
+        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v1"[..]));
+        s.write(&id, b"v2", 60).unwrap();
+    });
+    assert_eq!(n, 2);
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v2"[..]));
+
+    // Lazy write: GET_LOCK + SELECT, then UPDATE + RELEASE_LOCK; the expiry is refreshed.
+    s.write(&id, b"v3", 1).unwrap();
+    let n = trips(&mut s, |s| {
+        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v3"[..]));
+        s.touch(&id, 100).unwrap();
+    });
+    assert_eq!(n, 2);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v3"[..]));
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"v3"[..]), "touch refreshed the expiry");
+
+    // Unlocked paths stay one round trip each.
+    assert_eq!(trips(&mut s, |s| assert!(s.read(&id, false).unwrap().is_some())), 1);
+    assert_eq!(trips(&mut s, |s| s.write(&id, b"v4", 60).unwrap()), 1);
+    assert_eq!(trips(&mut s, |s| s.touch(&id, 60).unwrap()), 1);
+}
+
+#[test]
+fn locked_writes_store_every_byte_exactly() {
+    let t = Table::new("hex");
+    let mut s = store(&t, "");
+    let id = sid("hex");
+    let mut data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    data.extend_from_slice(b"'; DROP TABLE x; -- \\' \\\\ \" ` %_ \0\r\n\x1a X'00' 0x41");
+    for payload in [&data[..], b"", b"\0", b"'", b"\\", &[0xff; 3]] {
+        s.read(&id, true).unwrap();
+        assert_eq!(trips(&mut s, |s| s.write(&id, payload, 60).unwrap()), 1);
+        assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(payload), "unlocked read-back");
+        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(payload), "locked (text) read-back");
+        s.unlock(&id).unwrap();
+    }
+}
+
+#[test]
+fn a_locked_read_blocks_another_until_the_write() {
+    let t = Table::new("blk");
+    let mut a = store(&t, "");
+    let id = sid("blk");
+    a.write(&id, b"before", 60).unwrap();
+    assert_eq!(a.read(&id, true).unwrap().as_deref(), Some(&b"before"[..]));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (name, id2, done2) = (t.name.clone(), id.clone(), done.clone());
+    let waiter = thread::spawn(move || {
+        let mut b = MysqlStore::new(&config(&name, "&lock_wait_timeout=5")).unwrap();
+        let data = b.read(&id2, true).unwrap();
+        done2.store(true, std::sync::atomic::Ordering::SeqCst);
+        b.write(&id2, b"from b", 60).unwrap();
+        data
+    });
+    thread::sleep(Duration::from_millis(600));
+    assert!(!done.load(std::sync::atomic::Ordering::SeqCst), "b read while a held the lock");
+    a.write(&id, b"from a", 60).unwrap();
+    assert_eq!(waiter.join().unwrap().as_deref(), Some(&b"from a"[..]), "b sees a's write");
+    assert_eq!(a.read(&id, false).unwrap().as_deref(), Some(&b"from b"[..]));
+}
+
+#[test]
+fn a_failed_locked_write_still_releases_the_lock() {
+    let t = Table::new("flw");
+    let mut a = store(&t, "");
+    let mut b = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("flw");
+    a.write(&id, b"old", 60).unwrap();
+
+    // Refused before sending: over max_allowed_packet (as the store knows it).
+    a.read(&id, true).unwrap();
+    if let Some(schema) = a.schema.as_mut() {
+        schema.max_packet = 4096;
+    }
+    match a.write(&id, &[1u8; 5000], 60) {
+        Err(StoreError::Server(m)) => assert!(m.contains("max_allowed_packet"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"old"[..]));
+
+    // Refused by the server: the multi-statement stops at the failed INSERT, the lock is still
+    // held, and write() releases it.
+    a.read(&id, true).unwrap();
+    t.sql("DROP TABLE {t}");
+    assert!(matches!(a.write(&id, b"new", 60), Err(StoreError::Schema(_))));
+    assert_eq!(a.held_lock(), None);
+    // (A fresh store, which checks the table anew and creates it again.)
+    assert_eq!(lock_is_free(&mut store(&t, "&lock_wait_timeout=0.5"), &id), None);
+    // And a failed lazy write.
+    a.write(&id, b"v", 60).unwrap();
+    a.read(&id, true).unwrap();
+    t.sql("DROP TABLE {t}");
+    assert!(matches!(a.touch(&id, 60), Err(StoreError::Schema(_))));
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(lock_is_free(&mut store(&t, "&lock_wait_timeout=0.5"), &id), None);
+}
+
+#[test]
+fn a_locked_write_over_the_servers_packet_limit_releases_the_lock() {
+    let t = Table::new("srvpkt");
+    let mut a = store(&t, "");
+    let mut b = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("srvpkt");
+    a.write(&id, b"old", 60).unwrap();
+    let max: u64 = admin().query_first("SELECT @@max_allowed_packet").unwrap().unwrap();
+    // Fits as binary, not as hex.
+    let data = vec![7u8; usize::try_from(max).unwrap() / 2 + 1024];
+    if data.len() > crate::config::DEFAULT_MAX_SIZE || data.len() as u64 + 2048 > max {
+        return; // not reachable with this server's max_allowed_packet
+    }
+    a.read(&id, true).unwrap();
+    // Skip the store's own check so that the server (or the driver) refuses the hex text.
+    if let Some(schema) = a.schema.as_mut() {
+        schema.max_packet = 0;
+    }
+    let started = Instant::now();
+    match a.write(&id, &data, 60) {
+        // The driver refuses the packet (a codec error, taken for a broken connection: closed).
+        Err(StoreError::Connection(m) | StoreError::Server(m)) => assert!(!m.contains("cannon_test_pw"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"old"[..]));
+}
+
+#[test]
+fn a_payload_too_big_as_hex_takes_the_prepared_path() {
+    let t = Table::new("hexbig");
+    let mut s = store(&t, "");
+    let mut other = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("hexbig");
+    s.exists(&id).unwrap();
+    if let Some(schema) = s.schema.as_mut() {
+        schema.max_packet = 8192;
+    }
+    let data: Vec<u8> = (0..4000u32).map(|i| (i % 251) as u8).collect();
+    s.read(&id, true).unwrap();
+    // Fits as binary (4000 + overhead), not as hex (8000 + overhead): upsert, then RELEASE_LOCK.
+    assert_eq!(trips(&mut s, |s| s.write(&id, &data, 60).unwrap()), 2);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id), Some(data));
+    s.read(&id, true).unwrap();
+    assert_eq!(trips(&mut s, |s| s.write(&id, &[5u8; 3000], 60).unwrap()), 1, "6000 + overhead fits");
+}
+
+#[test]
+fn write_keep_lock_keeps_it_and_write_releases_it() {
+    let t = Table::new("keep");
+    let mut a = store(&t, "");
+    let mut b = store(&t, "&lock_wait_timeout=0.2");
+    let id = sid("keep");
+    a.read(&id, true).unwrap();
+    assert_eq!(trips(&mut a, |a| a.write_keep_lock(&id, b"mid", 60).unwrap()), 1);
+    assert_eq!(a.held_lock(), Some(id.as_str()));
+    assert!(matches!(b.read(&id, true), Err(StoreError::LockTimeout { .. })));
+    assert_eq!(trips(&mut a, |a| a.write(&id, b"end", 60).unwrap()), 1);
+    assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"end"[..]));
+}
+
+#[test]
+fn the_sql_builder_refuses_a_hostile_id() {
+    let t = Table::new("inj");
+    let mut s = store(&t, "");
+    s.write("victim", b"keep", 60).unwrap();
+    for bad in ["x' OR '1'='1", "x\\", "x;y", "x y", "x\0"] {
+        match s.read(bad, true) {
+            Err(StoreError::Server(m)) => assert!(m.contains("[A-Za-z0-9,-]"), "{m}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+        assert_eq!(s.held_lock(), None);
+    }
+    assert_eq!(s.read("victim", false).unwrap().as_deref(), Some(&b"keep"[..]));
+}
+
+#[test]
+fn a_killed_lock_connection_during_the_combined_write_is_retried() {
+    let t = Table::new("kcw");
+    let mut a = store(&t, "");
+    let mut b = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("kcw");
+    a.read(&id, true).unwrap();
+    kill(a.lock_connection_id().unwrap());
+    // Failed attempt, GET_LOCK retaken (and the row compared), the combined write again.
+    a.write(&id, b"after kill", 60).unwrap();
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"after kill"[..]));
+    // Lazy write after the lock's connection died: refreshed on a fresh connection.
+    a.write(&id, b"t", 1).unwrap();
+    a.read(&id, true).unwrap();
+    kill(a.lock_connection_id().unwrap());
+    a.touch(&id, 100).unwrap();
+    assert_eq!(a.held_lock(), None);
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"t"[..]));
+}
