@@ -38,7 +38,7 @@ $cfg = [
         fn ($m) => isset(MODES[$m]))),
     'memory_cycles' => (int) ($opt['memory-cycles'] ?? 200000),
     'http_seconds' => (int) ($opt['http-seconds'] ?? 5),
-    'http_rounds' => (int) ($opt['http-rounds'] ?? 3),
+    'http_rounds' => (int) ($opt['http-rounds'] ?? 5),
     'out' => (string) ($opt['out'] ?? "$root/bench/results"),
     // CPU placement of the CLI part. On a small VM a round trip costs ~12 µs when client and
     // server share a CPU and 50-120 µs across CPUs (waking the other vCPU), and the scheduler
