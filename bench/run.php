@@ -499,8 +499,9 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
         $floors['mysql_select1_us'][] = $mf['select1_us'];
         $floors['mysql_connect_us'][] = $mf['connect_us'];
         $floors['mysql_commit_us'][] = $mf['commit_us'];
-        if ($cfg['mysql_server'] === 'private') {
-            // The system server, durable as configured, for reference (its round trip and commit).
+        if ($cfg['mysql_server'] === 'private' && $round === 1) {
+            // The system server, durable as configured, for reference (its round trip and commit);
+            // once: its disk flushes would disturb the runs that follow.
             $sf = mysql_floor($cfg['mysql_system'], false);
             $floors['mysql_system_select1_us'][] = $sf['select1_us'];
             $floors['mysql_system_commit_us'][] = $sf['commit_us'];
@@ -508,10 +509,19 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
     }
     logline(sprintf('round %d/%d: redis round trip %.1f µs (redis-benchmark -c 1 -P 1 ping)', $round, $cfg['rounds'],
         end($floors['redis_rtt_us']) ?? 0));
+    // Let the servers' background work after the floors (InnoDB purge and flushing) settle.
+    usleep(1000000);
+    // Each round starts one contender further on (A B C, B C A, C A B, ...): whatever disturbs the
+    // start of a round (the floors just measured, the previous mode's MySQL runs) does not always
+    // fall on the same contender.
+    $order = array_keys($active);
+    $shift = count($order) > 0 ? ($round - 1) % count($order) : 0;
+    $order = array_merge(array_slice($order, $shift), array_slice($order, 0, $shift));
     foreach ($cfg['modes'] as $modeName) {
         [$mode, $payload] = MODES[$modeName];
         $ctx = BenchCtx::fromArray(['payload' => $payload] + $ctxBase);
-        foreach ($active as $name => $def) {
+        foreach ($order as $name) {
+            $def = $active[$name];
             $runNo++;
             $cmd = contender_cmd($name, $def, $ctx, ['mode' => $mode, 'payload' => $payload, 'pool' => $cfg['pool'],
                 'seconds' => $cfg['seconds'], 'warmup' => 200, 'sync' => true]);

@@ -155,7 +155,7 @@ function report_markdown(array $d): string
         ($d['git'] ?: '(no git)') . (!empty($d['ext_build']) ? " (extension {$d['ext_build']})" : ''));
     $o .= sprintf("Method: each contender runs in its own `php` process (one session cycle = `session_id()`, `session_start()`, read, "
         . "change counter + payload, `session_write_close()`; pool of %d ids round robin, each checked against the expected value). "
-        . "Contenders are interleaved (A B C … A B C …), %d rounds of %.1f s each; the table shows medians. "
+        . "Contenders are interleaved (A B C … A B C …; each round starts one contender further on), %d rounds of %.1f s each; the table shows medians. "
         . "Redis is a private `redis-server` started for the run. %s CPU placement: %s. "
         . "Load average at the end: %s. The benchmark took %s s.\n\n",
         $cfg['pool'], $cfg['rounds'], $cfg['seconds'], ($cfg['mysql_server'] ?? 'system') === 'private'
