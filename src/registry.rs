@@ -25,7 +25,7 @@ extern "C" fn after_fork_in_child() {
 /// This process's generation. The fork hook is installed on first use (php-fpm forks after
 /// module start-up, before any request: the hook is in place in time, and a store built before
 /// it existed was built by this very process).
-fn generation() -> u64 {
+pub(crate) fn generation() -> u64 {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         // SAFETY: registers a plain function that only touches an atomic.

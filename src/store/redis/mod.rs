@@ -335,7 +335,8 @@ impl RedisStore {
         };
         let started = Instant::now();
         let deadline = started + self.lock_wait;
-        let mut seed = u64::from_le_bytes([token[0], token[1], token[2], token[3], token[4], token[5], token[6], token[7]]) | 1;
+        // Jitter seeded from the whole token (its random prefix and its counter).
+        let mut seed = token.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) | 1;
         let mut attempt = 0;
         loop {
             let got = match self.try_lock_read(id, &token, refresh) {
@@ -431,9 +432,28 @@ fn unexpected(r: Reply) -> StoreError {
     StoreError::Server(format!("unexpected reply from redis: {:?}", r).chars().take(200).collect())
 }
 
+/// A lock token: unique to one lock taking, never shown outside Redis. 64 random bits drawn once
+/// per process (and again in a forked child, which would otherwise repeat its parent's tokens)
+/// followed by a per-process counter: no system call per request, and no two processes share one.
 fn new_token() -> Result<Vec<u8>, StoreError> {
+    use std::cell::Cell;
+    thread_local! {
+        /// (fork generation, random prefix, counter); prefix 0 = not drawn yet.
+        static STATE: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
+    }
+    let generation = crate::registry::generation();
+    let (gen, mut prefix, mut counter) = STATE.with(Cell::get);
+    if prefix == 0 || gen != generation {
+        let mut raw = [0u8; 8];
+        getrandom::getrandom(&mut raw).map_err(|e| StoreError::Connection(format!("no randomness for lock token: {e}")))?;
+        prefix = u64::from_le_bytes(raw) | 1;
+        counter = 0;
+    }
+    counter = counter.wrapping_add(1);
+    STATE.with(|s| s.set((generation, prefix, counter)));
     let mut raw = [0u8; 16];
-    getrandom::getrandom(&mut raw).map_err(|e| StoreError::Connection(format!("no randomness for lock token: {e}")))?;
+    raw[..8].copy_from_slice(&prefix.to_le_bytes());
+    raw[8..].copy_from_slice(&counter.to_le_bytes());
     Ok(raw.iter().flat_map(|b| [HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]).collect())
 }
 
