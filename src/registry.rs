@@ -36,8 +36,28 @@ pub(crate) fn generation() -> u64 {
     FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// FNV-1a: the keys are our own configuration digests (nothing an attacker picks), so the
+/// default SipHash's flood resistance buys nothing on this per-call lookup.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 thread_local! {
-    static STORES: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static STORES: RefCell<HashMap<String, Entry, FnvBuild>> = RefCell::new(HashMap::default());
 }
 
 /// Runs `f` with the store for `key`, building it with `make` when this process has none.

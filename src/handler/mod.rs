@@ -7,6 +7,7 @@ use crate::id;
 use crate::registry;
 use crate::store::{self, SessionStore, StoreError};
 use std::fmt;
+use std::rc::Rc;
 
 #[derive(Debug)]
 pub enum HandlerError {
@@ -44,8 +45,9 @@ enum Prefetched {
 
 /// One handler's view of a backend: which process-wide store it uses, and this request's state.
 pub struct Handler {
-    cfg: Config,
-    store_key: String,
+    /// Shared with the native handler's per-save-path cache: a request clones no configuration.
+    cfg: Rc<Config>,
+    store_key: Rc<str>,
     default_prefix: &'static str,
     pub locking: bool,
     /// This request only reads (`read_and_close`, read-only Session): never lock, never wait.
@@ -66,7 +68,7 @@ pub struct Handler {
 impl Handler {
     pub fn new(cfg: Config, default_prefix: &'static str, default_locking: bool) -> Handler {
         let key = Self::store_key(&cfg, default_prefix);
-        Self::with_key(cfg, key, default_prefix, default_locking)
+        Self::with_key(Rc::new(cfg), Rc::from(key), default_prefix, default_locking)
     }
 
     /// The registry key of a configuration: everything that tells two configurations apart, the
@@ -83,7 +85,7 @@ impl Handler {
 
     /// As `new`, with a key computed once by the caller (the native handler caches it per
     /// save path, so a request does not format its configuration again).
-    pub fn with_key(cfg: Config, store_key: String, default_prefix: &'static str, default_locking: bool) -> Handler {
+    pub fn with_key(cfg: Rc<Config>, store_key: Rc<str>, default_prefix: &'static str, default_locking: bool) -> Handler {
         let locking = cfg.locking.unwrap_or(default_locking);
         Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, refresh_ttl: None, refreshed: None, notices: Vec::new() }
     }
@@ -94,7 +96,7 @@ impl Handler {
 
     /// Runs `f` on this process's store for our configuration.
     pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, HandlerError> {
-        let (cfg, prefix) = (&self.cfg, self.default_prefix);
+        let (cfg, prefix) = (&*self.cfg, self.default_prefix);
         registry::with_store(&self.store_key, || store::open(cfg, prefix), f).map_err(HandlerError::from)
     }
 

@@ -9,7 +9,9 @@ use crate::config::{parse_dsn, Config};
 use crate::handler::{Handler, HandlerError};
 use crate::store::StoreError;
 use ext_php_rs::types::ZendStr;
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -81,19 +83,23 @@ thread_local! {
     static OUTAGE: RefCell<Option<StoreError>> = const { RefCell::new(None) };
 }
 
+/// A parsed save path and its registry key, shared by every request that uses it.
+type Parsed = (Rc<Config>, Rc<str>);
+
 thread_local! {
     /// Parsed save paths, so a request does not parse (or read a password file) again.
-    static CONFIGS: RefCell<HashMap<String, (Config, String)>> = RefCell::new(HashMap::new());
+    static CONFIGS: RefCell<HashMap<String, Parsed>> = RefCell::new(HashMap::new());
 }
 
 /// The configuration and registry key for a save path, parsed once per process.
-fn config_for(save_path: &str) -> Result<(Config, String), String> {
+fn config_for(save_path: &str) -> Result<Parsed, String> {
     if let Some(c) = CONFIGS.with(|m| m.try_borrow().ok().and_then(|m| m.get(save_path).cloned())) {
         return Ok(c);
     }
     let path = if save_path.trim().is_empty() { ini::default_dsn() } else { save_path.to_string() };
     let cfg = parse_dsn(&path).map_err(|e| e.to_string())?;
-    let key = Handler::store_key(&cfg, NATIVE_PREFIX);
+    let key: Rc<str> = Rc::from(Handler::store_key(&cfg, NATIVE_PREFIX));
+    let cfg = Rc::new(cfg);
     CONFIGS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             if m.len() > 64 {
@@ -155,7 +161,8 @@ fn report<T>(h: &mut Handler, what: &str, r: Result<T, crate::handler::HandlerEr
 
 unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name: *const c_char) -> c_int {
     guarded("open", FAILURE, || {
-        let path = if save_path.is_null() { String::new() } else { CStr::from_ptr(save_path).to_string_lossy().into_owned() };
+        // Borrowed, not copied, in the common case of a UTF-8 path.
+        let path = if save_path.is_null() { Cow::Borrowed("") } else { CStr::from_ptr(save_path).to_string_lossy() };
         OUTAGE.with(|o| o.replace(None));
         match config_for(&path) {
             Ok((cfg, key)) => {

@@ -409,24 +409,46 @@ impl Conn {
     }
 }
 
-fn push_num(w: &mut Vec<u8>, n: i64) {
-    // Small numbers are by far the most common (argument counts, lengths).
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+/// A number as decimal digits on the stack: command arguments (TTLs) without an allocation.
+pub struct Decimal {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    pub fn new(mut v: u64) -> Decimal {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
         }
+        Decimal { buf, start: i }
     }
-    if neg {
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn push_num(w: &mut Vec<u8>, n: i64) {
+    // Argument counts and most lengths have one or two digits: written directly.
+    if (0..10).contains(&n) {
+        w.extend_from_slice(&[b'0' + n as u8, b'\r', b'\n']);
+        return;
+    }
+    if (10..100).contains(&n) {
+        w.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']);
+        return;
+    }
+    if n < 0 {
         w.push(b'-');
     }
-    w.extend_from_slice(&tmp[i..]);
+    w.extend_from_slice(Decimal::new(n.unsigned_abs()).as_bytes());
     w.extend_from_slice(b"\r\n");
 }
 
@@ -436,3 +458,7 @@ fn parse_num(b: &[u8]) -> Result<i64, StoreError> {
         .and_then(|s| s.parse::<i64>().ok())
         .ok_or_else(|| StoreError::Connection("malformed reply from redis (bad number)".into()))
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

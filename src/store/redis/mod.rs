@@ -6,7 +6,7 @@ mod conn;
 mod scripts;
 mod tls;
 
-pub use conn::{Conn, Reply};
+pub use conn::{Conn, Decimal, Reply};
 
 use crate::config::{Backend, Config, RedisConfig};
 use crate::store::{SessionStore, StoreError, StoreStats};
@@ -142,7 +142,8 @@ impl RedisStore {
     }
 
     fn key(&self, id: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.prefix.len() + id.len());
+        // Room for the lock key's suffix too, so `lock_key` does not reallocate.
+        let mut k = Vec::with_capacity(self.prefix.len() + id.len() + 5);
         k.extend_from_slice(self.prefix.as_bytes());
         k.extend_from_slice(id.as_bytes());
         k
@@ -260,7 +261,7 @@ impl RedisStore {
     fn try_lock_read(&mut self, id: &str, token: &[u8], refresh: Option<&[u8]>) -> Result<Option<(Option<Vec<u8>>, Option<Instant>)>, StoreError> {
         let key = self.key(id);
         let lock_key = self.lock_key(id);
-        let ttl_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let ttl_ms = Decimal::new(u64::try_from(self.lock_ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         let sent_at = Instant::now();
         let sure_until = self.lock_ttl.checked_sub(lock_margin(self.lock_ttl)).map(|d| sent_at + d);
         if self.plain_lock {
@@ -487,7 +488,7 @@ impl SessionStore for RedisStore {
     fn lock_read_refresh(&mut self, id: &str, ttl_secs: u64) -> Result<(Option<Vec<u8>>, bool), StoreError> {
         // GETEX beside SET NX GET: both need Redis 7 / 6.2, the scripted path does not refresh.
         let refresh = self.plain_lock && self.getex;
-        let ttl = ttl_secs.max(1).to_string();
+        let ttl = Decimal::new(ttl_secs.max(1));
         let data = self.read_locked(id, refresh.then_some(ttl.as_bytes()))?;
         // The plain path may have been switched off by this very call (older server).
         Ok((data, refresh && self.plain_lock))
@@ -498,7 +499,7 @@ impl SessionStore for RedisStore {
             return Ok((self.read(id, false)?, false));
         }
         let key = self.key(id);
-        let ttl = ttl_secs.max(1).to_string();
+        let ttl = Decimal::new(ttl_secs.max(1));
         match self.run(true, |c| c.cmd(&[b"GETEX", &key, b"EX", ttl.as_bytes()]))? {
             Reply::Error(e) if e.contains("unknown command") || e.contains("ERR") => {
                 self.getex = false;
@@ -515,7 +516,7 @@ impl SessionStore for RedisStore {
             return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
         }
         let key = self.key(id);
-        let ttl = ttl_secs.max(1).to_string();
+        let ttl = Decimal::new(ttl_secs.max(1));
         let Some(held) = self.take_lock_for(id) else {
             return match self.run(true, |c| ok(c.cmd(&[b"SET", &key, data, b"EX", ttl.as_bytes()])?))? {
                 Reply::Status(_) => Ok(()),
@@ -569,8 +570,8 @@ impl SessionStore for RedisStore {
             return self.write(id, data, ttl_secs);
         };
         let (key, lock_key) = (self.key(id), self.lock_key(id));
-        let ttl = ttl_secs.max(1).to_string();
-        let lock_ms = self.lock_ttl.as_millis().max(1).to_string();
+        let ttl = Decimal::new(ttl_secs.max(1));
+        let lock_ms = Decimal::new(u64::try_from(self.lock_ttl.as_millis()).unwrap_or(u64::MAX).max(1));
         let sent_at = Instant::now();
         let sure_until = self.lock_ttl.checked_sub(lock_margin(self.lock_ttl)).map(|d| sent_at + d);
         if Self::surely_ours(&held) {
@@ -600,7 +601,7 @@ impl SessionStore for RedisStore {
 
     fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
         let key = self.key(id);
-        let ttl = ttl_secs.max(1).to_string();
+        let ttl = Decimal::new(ttl_secs.max(1));
         match self.take_lock_for(id) {
             None => {
                 self.run(true, |c| ok(c.cmd(&[b"EXPIRE", &key, ttl.as_bytes()])?))?;
