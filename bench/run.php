@@ -404,10 +404,10 @@ foreach ($contenders as $name => $def) {
 $active = array_diff_key($contenders, $unavailable);
 
 // ---- floors -----------------------------------------------------------------------------------
-function redis_floor(int $port, ?array $client = null): ?float
+function redis_floor(int $port, ?array $client = null, int $pings = 20000): ?float
 {
     [$rc, $out] = run_cmd([...($client ?? pin_prefix('client')), 'redis-benchmark', '-h', '127.0.0.1', '-p', (string) $port, '-c', '1', '-P', '1',
-        '-n', '20000', '-t', 'ping', '--csv'], null, 60);
+        '-n', (string) $pings, '-t', 'ping', '--csv'], null, 60);
     $rps = [];
     foreach (explode("\n", $out) as $l) {
         $f = str_getcsv($l);
@@ -525,7 +525,13 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
             $runNo++;
             $cmd = contender_cmd($name, $def, $ctx, ['mode' => $mode, 'payload' => $payload, 'pool' => $cfg['pool'],
                 'seconds' => $cfg['seconds'], 'warmup' => 200, 'sync' => true]);
+            // The targets compare cannon's Redis cycles with the round trip of that moment: measured
+            // right before each such run (this machine's speed drifts within a round).
+            $rttNow = !empty($def['cannon']) && $def['store'] === 'redis' ? redis_floor($redisPort, null, 5000) : null;
             $r = run_synced($cmd, $env, $def['store'] === 'redis' ? $redis : null, $cal, 60 + $cfg['seconds'] * 4);
+            if ($rttNow !== null) {
+                $r['rtt_us'] = $rttNow;
+            }
             $results[$modeName][$name]['runs'][] = $r;
             $results[$modeName][$name]['cmd'] = shell_line($cmd);
             if ($r['ok']) {

@@ -82,8 +82,10 @@ function paired_floor(array $d, string $mode, string $name, int $trips): ?float
     $rtts = $d['floors_raw']['redis_rtt_us'] ?? [];
     $xs = [];
     foreach ($d['cli'][$mode][$name]['runs'] ?? [] as $i => $r) {
-        if (($r['ok'] ?? false) && !empty($rtts[$i])) {
-            $xs[] = $r['us'] / ($trips * $rtts[$i]);
+        // The round trip measured right before this run, else the one of its round.
+        $rtt = $r['rtt_us'] ?? $rtts[$i] ?? null;
+        if (($r['ok'] ?? false) && !empty($rtt)) {
+            $xs[] = $r['us'] / ($trips * $rtt);
         }
     }
     return median($xs);
@@ -227,8 +229,8 @@ function report_markdown(array $d): string
         }
     }
     $o .= "\n*vs phpredis* and *vs floor*: the median over rounds of the ratio between runs of the same round "
-        . "(neighbours in time, so drift of the machine cancels); *vs floor* divides µs/cycle by the round's Redis round "
-        . "trip × 2 (write) or × 1 (read-only).\n"
+        . "(neighbours in time, so drift of the machine cancels); *vs floor* divides µs/cycle by the Redis round "
+        . "trip × 2 (write) or × 1 (read-only), measured (5,000 pings) right before each cannon run and once per round for the others.\n"
         . "\n*Client CPU*: user + system CPU time of the PHP process per cycle (getrusage; steadier than wall time on a busy "
         . "machine). *Redis CPU*: the private redis-server's CPU time per cycle (`INFO cpu`). "
         . "*Round trips*: replies the server wrote per cycle (`INFO stats` total_writes_processed, "
