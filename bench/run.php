@@ -3,10 +3,12 @@
 //
 //   php bench/run.php [--rounds=5] [--seconds=1.0] [--pool=1000] [--modes=write-1k,read-1k,write-16k]
 //                     [--only=cannon,phpredis,...] [--skip-cli] [--skip-http] [--skip-memory] [--skip-strace]
-//                     [--memory-cycles=200000] [--http-seconds=5] [--out=bench/results] [--pin=split|same|none]
+//                     [--memory-cycles=200000] [--http-seconds=5] [--http-rounds=5] [--out=bench/results]
+//                     [--pin=split|same|none] [--mysql=private|system]
 //
 // Steps: start a private redis-server (free port, no persistence) so nothing else on the machine
-// shares it and its statistics count only us; measure the round-trip floors; run every
+// shares it and its statistics count only us, and a private MariaDB (no disk flush per commit;
+// --mysql=system or BENCH_MYSQL=system uses the system server instead); measure the round-trip floors; run every
 // contender in every mode, interleaved (A B C ... A B C ...), `rounds` times, snapshotting the
 // server's counters around each timed part; count each contender's client-side syscalls with
 // strace; watch RSS over a long cannon run; run the HTTP benchmark (bench/lib/http.php); write
@@ -28,7 +30,7 @@ const MODES = [
 ];
 
 $opt = getopt('', ['rounds:', 'seconds:', 'pool:', 'modes:', 'only:', 'pin:', 'skip-cli', 'skip-http', 'skip-memory', 'skip-strace',
-    'memory-cycles:', 'http-seconds:', 'http-rounds:', 'out:']);
+    'memory-cycles:', 'http-seconds:', 'http-rounds:', 'out:', 'mysql:']);
 $root = dirname(__DIR__);
 $cfg = [
     'rounds' => max(1, (int) ($opt['rounds'] ?? getenv('BENCH_ROUNDS') ?: 5)),

@@ -4,11 +4,12 @@
 #   bench/results/latest.png   the chart (cycles/s per contender)
 #   bench/results/latest.json  every measurement, for bench/lib/report.php to re-render
 # The Makefile's bench target has already run scripts/deps.sh, scripts/services.sh (Redis on
-# 6379 is not used: the benchmark starts its own private redis-server; MariaDB is) and the
-# release build.
+# 6379 is not used: the benchmark starts its own private redis-server and MariaDB; the system
+# MariaDB is measured once for reference) and the release build.
 #
 # Knobs (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS per run (default 1.0), BENCH_PIN
-# (same = PHP and the private redis-server on CPU 0, the default; split; none),
+# (same = PHP and the private redis-server on CPU 0, the default; split; none), BENCH_MYSQL
+# (private = a MariaDB of the run's own, the default; system = the one scripts/services.sh starts),
 # BENCH_ARGS (extra options for bench/run.php, e.g. "--skip-http" or "--only=cannon,phpredis").
 set -euo pipefail
 
