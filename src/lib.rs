@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod fnv;
 pub mod handler;
 pub mod id;
 pub mod registry;

@@ -4,6 +4,7 @@
 //! shared by every child, and replies would cross. So nothing connects at start-up, every entry
 //! remembers the PID that created it, and an entry inherited across a fork is abandoned (never
 //! closed: closing would send a QUIT on the parent's socket) and built anew.
+use crate::fnv::FnvBuild;
 use crate::store::{SessionStore, StoreError};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,27 +37,8 @@ pub(crate) fn generation() -> u64 {
     FORKS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// FNV-1a: the keys are our own configuration digests (nothing an attacker picks), so the
-/// default SipHash's flood resistance buys nothing on this per-call lookup.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
-
 thread_local! {
+    /// Keyed by configuration digests (ours, not an attacker's): FNV, not SipHash.
     static STORES: RefCell<HashMap<String, Entry, FnvBuild>> = RefCell::new(HashMap::default());
 }
 

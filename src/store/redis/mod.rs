@@ -337,7 +337,7 @@ impl RedisStore {
         let started = Instant::now();
         let deadline = started + self.lock_wait;
         // Jitter seeded from the whole token (its random prefix and its counter).
-        let mut seed = token.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)) | 1;
+        let mut seed = crate::fnv::hash(&token) | 1;
         let mut attempt = 0;
         loop {
             let got = match self.try_lock_read(id, &token, refresh) {
@@ -629,10 +629,15 @@ impl SessionStore for RedisStore {
         let Some(held) = self.take_lock_for(id) else { return Ok(()) };
         let key = self.key(id);
         let lock_key = self.lock_key(id);
-        if Self::surely_ours(&held) && self.in_flight.is_none() {
+        if Self::surely_ours(&held) {
             // Nothing to learn from the reply that would change what this request does: send
             // the DEL without waiting (the server frees the lock at once; waiters see it as
-            // before) and read its reply with the next command. See `in_flight`.
+            // before) and read its reply with the next command. See `in_flight`. Taking a lock
+            // reads any earlier release's reply, so none is in flight now; were one, it would
+            // be kept as an orphan rather than forgotten.
+            if let Some((old, token)) = self.in_flight.take() {
+                self.remember_orphan(&old, token);
+            }
             if let Err(e) = self.run(true, |c| {
                 c.encode(&[b"DEL", &lock_key]);
                 c.send_unacked(1)
@@ -641,13 +646,6 @@ impl SessionStore for RedisStore {
                 return Err(e);
             }
             self.in_flight = Some((id.to_string(), held.token));
-            return Ok(());
-        }
-        if Self::surely_ours(&held) {
-            if let Err(e) = self.pipeline(&[&[b"DEL", &lock_key]]) {
-                self.remember_orphan(id, held.token);
-                return Err(e);
-            }
             return Ok(());
         }
         let args: [&[u8]; 1] = [&held.token];
