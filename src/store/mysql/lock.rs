@@ -23,7 +23,10 @@
 //! - When the lock's connection dies (server restart, KILL, network), the lock dies with it.
 //!   `write` then takes it again without waiting, on a fresh connection. If another connection
 //!   holds it now, or the stored session changed since our read (someone held it in between),
-//!   the write is refused with `LockLost`; otherwise it goes ahead.
+//!   the write is refused with `LockLost`; otherwise it goes ahead. The server frees a broken
+//!   connection's locks as it closes its thread, which can lag the client's error: while the old
+//!   thread is still the holder (`IS_USED_LOCK`), the retake waits for it, up to
+//!   `lock_wait_timeout`.
 //! - A connection holding a lock is flagged for `COM_RESET_CONNECTION` on its return to the pool,
 //!   which frees named locks: a lock connection dropped without `RELEASE_LOCK` (on an error path)
 //!   never sits in the pool still holding a lock. The flag is cleared after an explicit release,
@@ -42,6 +45,9 @@ pub(super) struct HeldLock {
     pub id: String,
     pub name: String,
     pub conn: Option<PooledConn>,
+    /// The server thread id of the connection that took it: after that connection broke, the
+    /// server may still hold the lock for it for a moment, while it closes the thread.
+    pub holder: u32,
     /// What the locked read found (None: no live row), to tell after a lost connection whether
     /// another request wrote in between.
     pub read: Option<Option<Vec<u8>>>,
@@ -168,6 +174,19 @@ fn get_lock(conn: &mut PooledConn, name: &str, wait: Duration) -> MyResult<Optio
     Ok(r.flatten().map(|v| v == 1))
 }
 
+/// `GET_LOCK` without waiting, except while the holder is `dead` (the thread id of our own
+/// connection that broke): the server frees its locks as it closes that thread, which can take a
+/// moment after the client saw the connection break. Then it waits up to `wait` for that.
+/// Returns what `get_lock` does, and whether the dead thread still held the lock.
+fn get_lock_after(conn: &mut PooledConn, name: &str, dead: u32, wait: Duration) -> MyResult<(Option<bool>, bool)> {
+    let r: Option<(Option<i64>, Option<i64>)> = conn.exec_first(
+        "SELECT IS_USED_LOCK(?) = ?, IF(IS_USED_LOCK(?) = ?, GET_LOCK(?, ?), GET_LOCK(?, 0))",
+        (name, dead, name, dead, name, wait.as_secs_f64(), name),
+    )?;
+    let (held, got) = r.unwrap_or((None, None));
+    Ok((got.map(|v| v == 1), held == Some(1)))
+}
+
 fn release(conn: &mut PooledConn, name: &str) -> MyResult<()> {
     conn.exec_drop("SELECT RELEASE_LOCK(?)", (name,))
 }
@@ -203,6 +222,7 @@ impl MysqlStore {
                     self.lock = Some(HeldLock {
                         id: id.to_string(),
                         name,
+                        holder: conn.connection_id(),
                         conn: Some(conn),
                         read: None,
                     });
@@ -259,9 +279,26 @@ impl MysqlStore {
         // What our locked read saw: if the stored session differs now, another request held the
         // lock in between (ours died with its connection, e.g. after lock_ttl) and wrote.
         let expected = self.lock.as_ref().filter(|l| l.id == id).and_then(|l| l.read.clone());
+        let dead = self.lock.as_ref().filter(|l| l.id == id && l.conn.is_none()).map(|l| l.holder);
         let mut conn = self.get_conn()?;
-        self.stats.round_trips += 1;
-        match get_lock(&mut conn, &name, Duration::ZERO) {
+        // While our dead connection's thread still holds the lock, wait (at most lock_wait_timeout)
+        // for the server to free it; anyone else holding it means the lock is lost.
+        let deadline = Instant::now() + self.lock_wait;
+        let taken = loop {
+            self.stats.round_trips += 1;
+            let slice = self.lock_slice.min(deadline.saturating_duration_since(Instant::now()));
+            let (taken, dead_holds) = match dead {
+                Some(dead) => match get_lock_after(&mut conn, &name, dead, slice) {
+                    Ok((taken, dead_holds)) => (Ok(taken), dead_holds),
+                    Err(e) => (Err(e), false),
+                },
+                None => (get_lock(&mut conn, &name, Duration::ZERO), false),
+            };
+            if !(dead_holds && matches!(taken, Ok(Some(false))) && Instant::now() < deadline) {
+                break taken;
+            }
+        };
+        match taken {
             Ok(Some(true)) => {
                 conn.reset_connection(true);
                 if let Some(expected) = &expected {
@@ -283,6 +320,7 @@ impl MysqlStore {
                 self.lock = Some(HeldLock {
                     id: id.to_string(),
                     name,
+                    holder: conn.connection_id(),
                     conn: Some(conn),
                     read: expected,
                 });

@@ -905,3 +905,42 @@ fn a_killed_lock_connection_during_the_combined_write_is_retried() {
     thread::sleep(Duration::from_millis(2100));
     assert_eq!(lock_is_free(&mut b, &id).as_deref(), Some(&b"t"[..]));
 }
+
+#[test]
+fn a_lock_still_held_for_our_dead_connection_is_waited_for() {
+    // After the lock's connection broke, the server may hold the lock for that thread a moment
+    // longer, while it closes it. Stand-in: another connection holds the lock and is recorded as
+    // our lock's thread; it lets go after 300 ms.
+    let t = Table::new("deadhold");
+    let mut a = store(&t, "&lock_wait_timeout=3");
+    let id = sid("deadhold");
+    a.write(&id, b"v0", 60).unwrap();
+    a.read(&id, true).unwrap();
+    let name = a.lock.as_ref().unwrap().name.clone();
+    a.discard_connections();
+    let mut holder = admin();
+    let got: Option<i64> = holder.query_first(format!("SELECT GET_LOCK('{name}', 0)")).unwrap().flatten();
+    assert_eq!(got, Some(1));
+    a.lock.as_mut().unwrap().holder = holder.connection_id();
+    let releaser = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        holder.query_drop(format!("DO RELEASE_LOCK('{name}')")).unwrap();
+    });
+    let started = Instant::now();
+    a.write(&id, b"v1", 60).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    releaser.join().unwrap();
+    assert_eq!(a.held_lock(), None);
+    assert_eq!(a.read(&id, false).unwrap().as_deref(), Some(&b"v1"[..]));
+
+    // Held by a connection that is not ours: refused at once, as before.
+    a.read(&id, true).unwrap();
+    let name = a.lock.as_ref().unwrap().name.clone();
+    a.discard_connections();
+    let mut other = admin();
+    let _: Option<i64> = other.query_first(format!("SELECT GET_LOCK('{name}', 0)")).unwrap().flatten();
+    let started = Instant::now();
+    assert!(matches!(a.write(&id, b"stale", 60), Err(StoreError::LockLost)));
+    assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
+    assert_eq!(a.read(&id, false).unwrap().as_deref(), Some(&b"v1"[..]));
+}
