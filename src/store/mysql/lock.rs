@@ -188,7 +188,7 @@ fn get_lock_after(conn: &mut PooledConn, name: &str, dead: u32, wait: Duration) 
 }
 
 fn release(conn: &mut PooledConn, name: &str) -> MyResult<()> {
-    conn.exec_drop("SELECT RELEASE_LOCK(?)", (name,))
+    conn.exec_drop("DO RELEASE_LOCK(?)", (name,))
 }
 
 fn null_result() -> StoreError {

@@ -166,7 +166,7 @@ impl Statements {
             sql,
             ", NOW(), UNIX_TIMESTAMP() + {ttl}) ON DUPLICATE KEY UPDATE data = VALUES(data), \
              last_activity = VALUES(last_activity), expires_at = VALUES(expires_at); \
-             SELECT RELEASE_LOCK('{name}')"
+             DO RELEASE_LOCK('{name}')"
         );
         Ok(sql)
     }
@@ -177,7 +177,7 @@ impl Statements {
         let id = id_literal(id)?;
         Ok(format!(
             "UPDATE {} SET last_activity = NOW(), expires_at = UNIX_TIMESTAMP() + {ttl} \
-             WHERE session_id = '{id}'; SELECT RELEASE_LOCK('{name}')",
+             WHERE session_id = '{id}'; DO RELEASE_LOCK('{name}')",
             self.table
         ))
     }

@@ -42,7 +42,7 @@ fn texts() {
     );
     let w = s.upsert_and_release("abc", &[0, 0x27, 0x5c, 0xff], 60, NAME).unwrap();
     assert!(w.contains("VALUES ('abc', X'00275CFF', NOW(), UNIX_TIMESTAMP() + 60)"), "{w}");
-    assert!(w.ends_with(&format!("; SELECT RELEASE_LOCK('{NAME}')")), "{w}");
+    assert!(w.ends_with(&format!("; DO RELEASE_LOCK('{NAME}')")), "{w}");
     assert!(s.upsert_and_release("abc", b"", 1, NAME).unwrap().contains("X''"));
     assert_eq!(seconds_literal(Duration::from_nanos(1)), "0.000000");
     assert_eq!(seconds_literal(Duration::from_micros(12_345_678)), "12.345678");
