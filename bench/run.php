@@ -22,6 +22,7 @@ require __DIR__ . '/lib/contenders.php';
 require __DIR__ . '/lib/handlers.php';
 require __DIR__ . '/lib/http.php';
 require __DIR__ . '/lib/report.php';
+require __DIR__ . '/lib/mysql_shapes.php';
 
 const MODES = [
     'write-1k' => ['write', 1024, 'write cycles, 1 KB payload'],
@@ -477,7 +478,8 @@ function tcp_connect_floor(int $port): ?float
 // ---- CLI rounds ---------------------------------------------------------------------------------
 $results = []; // mode => contender => ['runs' => [...], 'cmd' => ...]
 $floors = ['redis_rtt_us' => [], 'redis_rtt_cross_cpu_us' => [], 'tcp_connect_us' => [], 'mysql_select1_us' => [], 'mysql_commit_us' => [], 'mysql_connect_us' => [],
-    'mysql_system_select1_us' => [], 'mysql_system_commit_us' => []];
+    'mysql_system_select1_us' => [], 'mysql_system_commit_us' => [],
+    'mysql_shape_unlocked_us' => [], 'mysql_shape_locked_text_us' => [], 'mysql_shape_locked_prepared_us' => []];
 if (isset($opt['skip-cli'])) {
     $cfg['modes'] = [];
     $cfg['rounds'] = 1; // the floors are still measured once
@@ -507,6 +509,13 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
             $sf = mysql_floor($cfg['mysql_system'], false);
             $floors['mysql_system_select1_us'][] = $sf['select1_us'];
             $floors['mysql_system_commit_us'][] = $sf['commit_us'];
+        }
+        if ($round === 1) {
+            // Once: what the statements of a cycle cost by themselves (bench/lib/mysql_shapes.php).
+            $shape = mysql_shapes($cfg['mysql']);
+            $floors['mysql_shape_unlocked_us'][] = $shape['unlocked_prepared_2rt'];
+            $floors['mysql_shape_locked_text_us'][] = $shape['locked_text_2rt'];
+            $floors['mysql_shape_locked_prepared_us'][] = $shape['locked_prepared_4rt'];
         }
     }
     logline(sprintf('round %d/%d: redis round trip %.1f µs (redis-benchmark -c 1 -P 1 ping)', $round, $cfg['rounds'],

@@ -194,6 +194,15 @@ function report_markdown(array $d): string
     $o .= '| → floor of a MySQL write cycle (`SELECT` + commit) | '
         . fmt_num(isset($f['mysql_commit_us'], $f['mysql_select1_us']) ? $f['mysql_commit_us'] + $f['mysql_select1_us'] : null, 1) . " |\n";
     $o .= '| MySQL connect + auth (PDO) | ' . fmt_num($f['mysql_connect_us'] ?? null, 1) . " |\n";
+    if (isset($f['mysql_shape_unlocked_us'])) {
+        // bench/lib/mysql_shapes.php: the statements of a cycle alone, from mysqli, no session module.
+        $o .= '| MySQL statements alone (mysqli, no session module): cannon\'s unlocked cycle, prepared SELECT + upsert (2 round trips) | '
+            . fmt_num($f['mysql_shape_unlocked_us'], 1) . " |\n";
+        $o .= '| … cannon\'s locked cycle, `GET_LOCK; SELECT` + `upsert; DO RELEASE_LOCK` as text multi-statements (2 round trips) | '
+            . fmt_num($f['mysql_shape_locked_text_us'] ?? null, 1) . " |\n";
+        $o .= '| … a locked cycle of four prepared statements (4 round trips), for comparison | '
+            . fmt_num($f['mysql_shape_locked_prepared_us'] ?? null, 1) . " |\n";
+    }
     if (!empty($f['mysql_system_commit_us'])) {
         $o .= '| For reference, the system MariaDB (durable, `innodb_flush_log_at_trx_commit=1`): `SELECT 1` round trip | '
             . fmt_num($f['mysql_system_select1_us'] ?? null, 1) . " |\n";
