@@ -820,10 +820,11 @@ fn a_locked_write_over_the_servers_packet_limit_releases_the_lock() {
         return; // not reachable with this server's max_allowed_packet
     }
     a.read(&id, true).unwrap();
-    // Skip the store's own check so that the server (or the driver) refuses the hex text.
+    // Skip the store's own checks so that the server (or the driver) refuses the hex text.
     if let Some(schema) = a.schema.as_mut() {
         schema.max_packet = 0;
     }
+    a.text_write_max = usize::MAX;
     let started = Instant::now();
     match a.write(&id, &data, 60) {
         // The driver refuses the packet (a codec error, taken for a broken connection: closed).
@@ -853,6 +854,23 @@ fn a_payload_too_big_as_hex_takes_the_prepared_path() {
     assert_eq!(lock_is_free(&mut other, &id), Some(data));
     s.read(&id, true).unwrap();
     assert_eq!(trips(&mut s, |s| s.write(&id, &[5u8; 3000], 60).unwrap()), 1, "6000 + overhead fits");
+}
+
+#[test]
+fn a_large_locked_write_takes_the_prepared_path() {
+    let t = Table::new("bigw");
+    let mut s = store(&t, "");
+    let mut other = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("bigw");
+    let at_limit: Vec<u8> = (0..TEXT_WRITE_MAX).map(|i| (i % 253) as u8).collect();
+    let over: Vec<u8> = (0..=TEXT_WRITE_MAX).map(|i| (i % 241) as u8).collect();
+    s.read(&id, true).unwrap();
+    assert_eq!(trips(&mut s, |s| s.write(&id, &at_limit, 60).unwrap()), 1, "text upsert + release");
+    assert_eq!(lock_is_free(&mut other, &id), Some(at_limit));
+    s.read(&id, true).unwrap();
+    assert_eq!(trips(&mut s, |s| s.write(&id, &over, 60).unwrap()), 2, "prepared upsert, then release");
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id), Some(over));
 }
 
 #[test]
