@@ -331,7 +331,9 @@ final class DatabaseHandlerTest extends DatabaseTestCase
             PHP;
         $cost = $this->ok(DbChild::CLASS_API, $body);
         self::assertSame($cost[0], $cost[1], 'round trips of a locked read + write, without and with strict mode');
-        self::assertSame(2, $cost[0], 'a locked cycle: GET_LOCK + SELECT, then upsert + RELEASE_LOCK');
+        // Two multi-statements (GET_LOCK + SELECT, then upsert + RELEASE_LOCK), or with a server
+        // as near as this machine's usually is, the same four statements prepared (README, Locking).
+        self::assertContains($cost[0], [2, 4], 'a locked cycle');
     }
 
     // ---- lazy write, expiry, gc ------------------------------------------------------------------

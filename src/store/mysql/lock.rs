@@ -3,15 +3,16 @@
 //! - A named lock belongs to the connection that took it. The store keeps that pooled connection
 //!   from `read` until `write`/`touch`/`unlock`/`destroy` releases the lock, and meanwhile runs its
 //!   other statements on it too, so a PHP process uses one connection.
-//! - A locked cycle is two round trips. The read sends `SELECT GET_LOCK(..); SELECT data ..` as one
+//! - A locked cycle is two round trips (or, with a server so near that round trips cost less than
+//!   batching saves, `LockShape::Prepared`: the same four statements, prepared, one at a time). The read sends `SELECT GET_LOCK(..); SELECT data ..` as one
 //!   text-protocol multi-statement: the server runs them in order, so the row is read under the
 //!   lock (when GET_LOCK answers 0, the row is ignored and the wait goes on). The write sends the
 //!   upsert (or, for a lazy write, the expiry UPDATE) followed by `SELECT RELEASE_LOCK(..)`: the
 //!   statement commits as it ends, before the release runs, so nobody can take the lock and read
 //!   the old row. When the statement fails, the server runs nothing after it and the lock is
-//!   still held; the usual release then frees it. The older AUTO_INCREMENT layout, and payloads
-//!   whose hex form would not fit `max_allowed_packet`, keep a prepared write and a separate
-//!   `RELEASE_LOCK`.
+//!   still held; the usual release then frees it. The older AUTO_INCREMENT layout, payloads over
+//!   8 KiB and payloads whose hex form would not fit `max_allowed_packet` keep a prepared write
+//!   and a separate `RELEASE_LOCK`.
 //! - Waiting is a loop of `GET_LOCK(name, slice)` calls, each at most 1 s and at most half the
 //!   socket read timeout, so no call outlives the read timeout however long `lock_wait_timeout`
 //!   is. The server wakes a waiter as soon as the holder releases, so the hand-over costs one
@@ -37,7 +38,7 @@ use ::mysql::prelude::Queryable;
 use ::mysql::{from_row_opt, DriverError, Error as MyError, PooledConn, Result as MyResult, Row};
 
 use super::conn::{is_broken, is_retryable, Stage};
-use super::MysqlStore;
+use super::{LockShape, MysqlStore};
 use crate::store::StoreError;
 
 /// The lock this store holds (or held, when its connection died: `conn` is then `None`).
@@ -148,6 +149,21 @@ fn lock_and_read(conn: &mut PooledConn, sql: &str) -> MyResult<Attempt> {
     Ok(Attempt::Taken(row))
 }
 
+/// `lock_and_read` as prepared statements (`LockShape::Prepared`): `GET_LOCK`, then, once the
+/// lock is taken and with `select` (the statement and the id), the row.
+fn lock_then_read(conn: &mut PooledConn, name: &str, wait: Duration, select: Option<(&str, &str)>) -> MyResult<Attempt> {
+    match get_lock(conn, name, wait)? {
+        Some(true) => {}
+        Some(false) => return Ok(Attempt::Busy),
+        None => return Ok(Attempt::Null),
+    }
+    let row = match select {
+        Some((sql, id)) => conn.exec_first::<Option<Vec<u8>>, _, _>(sql, (id,)).map(|r| r.map(Option::unwrap_or_default)),
+        None => Ok(None),
+    };
+    Ok(Attempt::Taken(row))
+}
+
 /// How a `<statement>; SELECT RELEASE_LOCK(..)` round trip ended, its statement having succeeded.
 pub(super) enum Tail {
     /// The lock is released.
@@ -211,12 +227,23 @@ impl MysqlStore {
         let name = lock_name(&self.dbname, &self.table, id);
         let mut conn = self.get_conn()?;
         let mut reconnected = false;
+        let select = std::sync::Arc::clone(&self.sql.select);
+        let select = read.then_some((&*select, id));
         loop {
             let asked = Instant::now();
             let wait = deadline.saturating_duration_since(asked).min(self.lock_slice);
-            let sql = self.sql.lock_and_read(&name, wait, id, read)?;
             self.stats.round_trips += 1;
-            match lock_and_read(&mut conn, &sql) {
+            let attempt = if self.lock_shape == Some(LockShape::Prepared) {
+                let attempt = lock_then_read(&mut conn, &name, wait, select);
+                if read && matches!(attempt, Ok(Attempt::Taken(_))) {
+                    self.stats.round_trips += 1;
+                }
+                attempt
+            } else {
+                let sql = self.sql.lock_and_read(&name, wait, id, read)?;
+                lock_and_read(&mut conn, &sql)
+            };
+            match attempt {
                 Ok(Attempt::Taken(row)) => {
                     conn.reset_connection(true);
                     self.lock = Some(HeldLock {

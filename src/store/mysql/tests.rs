@@ -24,8 +24,16 @@ fn config(table: &str, extra: &str) -> Config {
     parse_dsn(&format!("{base}{sep}table={table}{extra}")).expect("test DSN")
 }
 
+/// A store with the batched lock shape, whatever this machine's round trip (the tests that
+/// count round trips or build SQL text rely on it; `shaped` picks the shape).
 fn store(t: &Table, extra: &str) -> MysqlStore {
-    MysqlStore::new(&config(&t.name, &format!("&auto_create=1{extra}"))).expect("store")
+    shaped(t, extra, LockShape::Batched)
+}
+
+fn shaped(t: &Table, extra: &str, shape: LockShape) -> MysqlStore {
+    let mut s = MysqlStore::new(&config(&t.name, &format!("&auto_create=1{extra}"))).expect("store");
+    s.lock_shape = Some(shape);
+    s
 }
 
 /// A plain connection for setting up tables and killing connections.
@@ -731,6 +739,57 @@ fn a_locked_cycle_is_two_round_trips() {
 }
 
 #[test]
+fn the_prepared_shape_runs_the_same_cycle_one_statement_at_a_time() {
+    let t = Table::new("prep");
+    let mut s = shaped(&t, "", LockShape::Prepared);
+    let mut other = store(&t, "&lock_wait_timeout=0.5");
+    let id = sid("prep");
+    s.exists(&id).unwrap();
+    // GET_LOCK, SELECT, upsert, RELEASE_LOCK.
+    let n = trips(&mut s, |s| {
+        assert_eq!(s.read(&id, true).unwrap(), None);
+        s.write(&id, b"v1", 60).unwrap();
+    });
+    assert_eq!(n, 4);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v1"[..]));
+    // Lazy write: GET_LOCK, SELECT, UPDATE, RELEASE_LOCK; the expiry is refreshed.
+    s.write(&id, b"v2", 1).unwrap();
+    let n = trips(&mut s, |s| {
+        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v2"[..]));
+        s.touch(&id, 100).unwrap();
+    });
+    assert_eq!(n, 4);
+    assert_eq!(s.held_lock(), None);
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v2"[..]), "touch refreshed the expiry");
+    // Every byte, and a lock held by another is waited for and then refused.
+    let mut data: Vec<u8> = (0..=255u8).collect();
+    data.extend_from_slice(b"'; DROP TABLE x; -- \\' \0");
+    s.read(&id, true).unwrap();
+    s.write(&id, &data, 60).unwrap();
+    assert_eq!(other.read(&id, true).unwrap(), Some(data));
+    let mut quick = shaped(&t, "&lock_wait_timeout=0.3", LockShape::Prepared);
+    assert!(matches!(quick.read(&id, true), Err(StoreError::LockTimeout { .. })));
+    other.unlock(&id).unwrap();
+    // The lock's connection killed between read and write: taken again, the write goes ahead.
+    s.read(&id, true).unwrap();
+    kill(s.lock_connection_id().unwrap());
+    s.write(&id, b"after kill", 60).unwrap();
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"after kill"[..]));
+}
+
+#[test]
+fn the_lock_shape_is_chosen_on_first_use() {
+    let t = Table::new("shape");
+    let mut s = MysqlStore::new(&config(&t.name, "&auto_create=1")).unwrap();
+    assert_eq!(s.lock_shape, None);
+    s.exists("x").unwrap();
+    assert!(s.lock_shape.is_some());
+}
+
+#[test]
 fn locked_writes_store_every_byte_exactly() {
     let t = Table::new("hex");
     let mut s = store(&t, "");
@@ -748,8 +807,13 @@ fn locked_writes_store_every_byte_exactly() {
 
 #[test]
 fn a_locked_read_blocks_another_until_the_write() {
+    a_locked_read_blocks_another_until_the_write_in(LockShape::Batched);
+    a_locked_read_blocks_another_until_the_write_in(LockShape::Prepared);
+}
+
+fn a_locked_read_blocks_another_until_the_write_in(shape: LockShape) {
     let t = Table::new("blk");
-    let mut a = store(&t, "");
+    let mut a = shaped(&t, "", shape);
     let id = sid("blk");
     a.write(&id, b"before", 60).unwrap();
     assert_eq!(a.read(&id, true).unwrap().as_deref(), Some(&b"before"[..]));
@@ -757,6 +821,7 @@ fn a_locked_read_blocks_another_until_the_write() {
     let (name, id2, done2) = (t.name.clone(), id.clone(), done.clone());
     let waiter = thread::spawn(move || {
         let mut b = MysqlStore::new(&config(&name, "&lock_wait_timeout=5")).unwrap();
+        b.lock_shape = Some(shape);
         let data = b.read(&id2, true).unwrap();
         done2.store(true, std::sync::atomic::Ordering::SeqCst);
         b.write(&id2, b"from b", 60).unwrap();
