@@ -28,6 +28,20 @@ function http_stop(): void
     }
 }
 
+/**
+ * CPUs for the HTTP test's processes (run.php itself is pinned to CPU 0, and children inherit
+ * that): `BENCH_HTTP_PIN=free` (default) lets nginx, php-fpm and wrk use every CPU; `split` puts
+ * nginx and php-fpm on CPU 0 (with the private Redis) and wrk on the last CPU.
+ */
+function http_cpus(string $role): array
+{
+    $n = max(1, (int) trim((string) shell_exec('nproc 2>/dev/null')));
+    return match (getenv('BENCH_HTTP_PIN') ?: 'free') {
+        'split' => ['taskset', '-c', $role === 'client' ? (string) ($n - 1) : '0'],
+        default => ['taskset', '-c', '0-' . ($n - 1)],
+    };
+}
+
 function http_find_binary(array $names): ?string
 {
     foreach ($names as $n) {
@@ -94,7 +108,7 @@ function http_bench(array $cfg, array $ctxBase, string $tmp, MiniRedis $redis): 
         }
     }
     file_put_contents("$dir/fpm.conf", $fpmConf);
-    $fpmCmd = [$fpm, '-F', '-y', "$dir/fpm.conf"];
+    $fpmCmd = [...http_cpus('server'), $fpm, '-F', '-y', "$dir/fpm.conf"];
     if ($haveExt) {
         array_push($fpmCmd, '-d', 'extension=' . $cfg['ext']);
     }
@@ -138,7 +152,7 @@ function http_bench(array $cfg, array $ctxBase, string $tmp, MiniRedis $redis): 
     };
     try {
         $start('php-fpm', $fpmCmd, "$dir/fpm.out");
-        $start('nginx', [$nginx, '-p', "$dir/", '-e', "$dir/nginx-error.log", '-c', "$dir/nginx.conf"], "$dir/nginx.out");
+        $start('nginx', [...http_cpus('server'), $nginx, '-p', "$dir/", '-e', "$dir/nginx-error.log", '-c', "$dir/nginx.conf"], "$dir/nginx.out");
     } catch (\Throwable $e) {
         http_stop();
         return ['skipped' => $e->getMessage()];
@@ -158,7 +172,7 @@ function http_bench(array $cfg, array $ctxBase, string $tmp, MiniRedis $redis): 
 
     $lua = "$root/bench/http/pool.lua";
     $wrkRun = function (string $n, int $secs) use ($wrk, $lua, $nginxPort): ?array {
-        [$rc, $out, $err] = run_cmd([$wrk, '-c4', '-t2', "-d{$secs}s", '-s', $lua, "http://127.0.0.1:$nginxPort/c/$n"], null, $secs + 30);
+        [$rc, $out, $err] = run_cmd([...http_cpus('client'), $wrk, '-c4', '-t2', "-d{$secs}s", '-s', $lua, "http://127.0.0.1:$nginxPort/c/$n"], null, $secs + 30);
         foreach (explode("\n", $out) as $l) {
             if (str_starts_with($l, '{"requests"')) {
                 return json_decode($l, true);
