@@ -103,11 +103,13 @@ pub(super) fn inspect(conn: &mut PooledConn, db: &str, table: &str, max_size: us
     Ok(judge(db, table, &columns, &indexes, max_size, max_packet))
 }
 
-/// The fastest of three pings: the server's distance, with as little of its own work as a
+const PINGS: u64 = 3;
+
+/// The fastest of `PINGS` pings: the server's distance, with as little of its own work as a
 /// statement can have.
 fn fastest_ping(conn: &mut PooledConn) -> MyResult<std::time::Duration> {
     let mut best = std::time::Duration::MAX;
-    for _ in 0..3 {
+    for _ in 0..PINGS {
         let t = std::time::Instant::now();
         conn.as_mut().ping()?;
         best = best.min(t.elapsed());
@@ -309,6 +311,7 @@ impl MysqlStore {
             }
             if self.lock_shape.is_none() && matches!(found, Inspection::Usable(_)) {
                 let rtt = self.with_conn(fastest_ping)?;
+                self.stats.round_trips += PINGS - 1; // with_conn counted one
                 self.lock_shape = Some(if rtt < NEAR_ROUND_TRIP { LockShape::Prepared } else { LockShape::Batched });
             }
             match found {
