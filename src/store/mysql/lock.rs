@@ -4,15 +4,15 @@
 //!   from `read` until `write`/`touch`/`unlock`/`destroy` releases the lock, and meanwhile runs its
 //!   other statements on it too, so a PHP process uses one connection.
 //! - A locked cycle is two round trips (or, with a server so near that round trips cost less than
-//!   batching saves, `LockShape::Prepared`: the same four statements, prepared, one at a time). The read sends `SELECT GET_LOCK(..); SELECT data ..` as one
-//!   text-protocol multi-statement: the server runs them in order, so the row is read under the
-//!   lock (when GET_LOCK answers 0, the row is ignored and the wait goes on). The write sends the
-//!   upsert (or, for a lazy write, the expiry UPDATE) followed by `SELECT RELEASE_LOCK(..)`: the
-//!   statement commits as it ends, before the release runs, so nobody can take the lock and read
-//!   the old row. When the statement fails, the server runs nothing after it and the lock is
-//!   still held; the usual release then frees it. The older AUTO_INCREMENT layout, payloads over
-//!   8 KiB and payloads whose hex form would not fit `max_allowed_packet` keep a prepared write
-//!   and a separate `RELEASE_LOCK`.
+//!   batching saves, `LockShape::Prepared`: the same four statements, prepared, one at a time). The
+//!   read sends `SELECT GET_LOCK(..); SELECT data ..` as one text-protocol multi-statement: the
+//!   server runs them in order, so the row is read under the lock (when GET_LOCK answers 0, the row
+//!   is ignored and the wait goes on). The write sends the upsert (or, for a lazy write, the expiry
+//!   UPDATE) followed by `DO RELEASE_LOCK(..)`: the statement commits as it ends, before the
+//!   release runs, so nobody can take the lock and read the old row. When the statement fails, the
+//!   server runs nothing after it and the lock is still held; the usual release then frees it. The
+//!   older AUTO_INCREMENT layout, payloads over 8 KiB and payloads whose hex form would not fit
+//!   `max_allowed_packet` keep a prepared write and a separate `RELEASE_LOCK`.
 //! - Waiting is a loop of `GET_LOCK(name, slice)` calls, each at most 1 s and at most half the
 //!   socket read timeout, so no call outlives the read timeout however long `lock_wait_timeout`
 //!   is. The server wakes a waiter as soon as the holder releases, so the hand-over costs one
@@ -164,7 +164,7 @@ fn lock_then_read(conn: &mut PooledConn, name: &str, wait: Duration, select: Opt
     Ok(Attempt::Taken(row))
 }
 
-/// How a `<statement>; SELECT RELEASE_LOCK(..)` round trip ended, its statement having succeeded.
+/// How a `<statement>; DO RELEASE_LOCK(..)` round trip ended, its statement having succeeded.
 pub(super) enum Tail {
     /// The lock is released.
     Released,
