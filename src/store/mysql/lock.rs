@@ -38,7 +38,8 @@ use ::mysql::prelude::Queryable;
 use ::mysql::{from_row_opt, DriverError, Error as MyError, PooledConn, Result as MyResult, Row};
 
 use super::conn::{is_broken, is_retryable, Stage};
-use super::{LockShape, MysqlStore};
+use super::sql::select_row;
+use super::MysqlStore;
 use crate::store::StoreError;
 
 /// The lock this store holds (or held, when its connection died: `conn` is then `None`).
@@ -149,7 +150,7 @@ fn lock_and_read(conn: &mut PooledConn, sql: &str) -> MyResult<Attempt> {
     Ok(Attempt::Taken(row))
 }
 
-/// `lock_and_read` as prepared statements (`LockShape::Prepared`): `GET_LOCK`, then, once the
+/// `lock_and_read` as prepared statements (`super::LockShape::Prepared`): `GET_LOCK`, then, once the
 /// lock is taken and with `select` (the statement and the id), the row.
 fn lock_then_read(conn: &mut PooledConn, name: &str, wait: Duration, select: Option<(&str, &str)>) -> MyResult<Attempt> {
     match get_lock(conn, name, wait)? {
@@ -158,7 +159,7 @@ fn lock_then_read(conn: &mut PooledConn, name: &str, wait: Duration, select: Opt
         None => return Ok(Attempt::Null),
     }
     let row = match select {
-        Some((sql, id)) => conn.exec_first::<Option<Vec<u8>>, _, _>(sql, (id,)).map(|r| r.map(Option::unwrap_or_default)),
+        Some((sql, id)) => select_row(conn, sql, id),
         None => Ok(None),
     };
     Ok(Attempt::Taken(row))
@@ -233,7 +234,7 @@ impl MysqlStore {
             let asked = Instant::now();
             let wait = deadline.saturating_duration_since(asked).min(self.lock_slice);
             self.stats.round_trips += 1;
-            let attempt = if self.lock_shape == Some(LockShape::Prepared) {
+            let attempt = if self.prepared_shape() {
                 let attempt = lock_then_read(&mut conn, &name, wait, select);
                 if read && matches!(attempt, Ok(Attempt::Taken(_))) {
                     self.stats.round_trips += 1;
@@ -331,8 +332,8 @@ impl MysqlStore {
                 if let Some(expected) = &expected {
                     self.stats.round_trips += 1;
                     let select = std::sync::Arc::clone(&self.sql.select);
-                    let now = match conn.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,)) {
-                        Ok(row) => row.map(Option::unwrap_or_default),
+                    let now = match select_row(&mut conn, &select, id) {
+                        Ok(row) => row,
                         Err(e) => {
                             drop(conn);
                             return Err(self.fail(&e, Stage::Query));

@@ -126,6 +126,11 @@ impl MysqlStore {
         })
     }
 
+    /// Whether locked cycles send their statements one at a time (see `LockShape`).
+    fn prepared_shape(&self) -> bool {
+        self.lock_shape == Some(LockShape::Prepared)
+    }
+
     /// A connection from the pool (creating the pool first). Connecting is not retried.
     fn get_conn(&mut self) -> Result<PooledConn, StoreError> {
         let pool = match &self.pool {
@@ -236,8 +241,7 @@ impl MysqlStore {
                 Some(conn) => {
                     self.stats.round_trips += 1;
                     if fits {
-                        conn.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,))
-                            .map(|r| r.map(Option::unwrap_or_default))
+                        sql::select_row(conn, &select, id)
                     } else {
                         Ok(None)
                     }
@@ -284,8 +288,7 @@ impl MysqlStore {
         }
         let ttl = ttl_secs.max(1);
         let locked = self.lock.as_ref().filter(|l| l.id == id).map(|l| l.name.clone());
-        let batched = self.lock_shape != Some(LockShape::Prepared);
-        if let Some(name) = locked.filter(|_| release && batched && !schema.auto_increment) {
+        if let Some(name) = locked.filter(|_| release && !self.prepared_shape() && !schema.auto_increment) {
             // As text the data takes twice its size (hex); a large payload, or one that would
             // not fit the packet that way, takes the prepared path below.
             let text_needed = 2 * data.len() as u64 + id.len() as u64 + PACKET_OVERHEAD;
@@ -338,7 +341,7 @@ impl MysqlStore {
         let ttl = ttl_secs.max(1);
         // Refreshing the expiry is harmless even if the lock was lost: no re-check needed.
         let live = self.lock.as_ref().filter(|l| l.id == id && l.conn.is_some());
-        if let Some(name) = live.filter(|_| self.lock_shape != Some(LockShape::Prepared)).map(|l| l.name.clone()) {
+        if let Some(name) = live.filter(|_| !self.prepared_shape()).map(|l| l.name.clone()) {
             // Under our live lock: the UPDATE and RELEASE_LOCK in one round trip, on the lock's
             // connection (`with_conn` uses it). Should that connection break, the retry runs on a
             // fresh one, where RELEASE_LOCK finds no lock: harmless, the lock died with it.
@@ -394,8 +397,7 @@ impl SessionStore for MysqlStore {
             return Ok(None);
         }
         let select = Arc::clone(&self.sql.select);
-        let row = self.with_conn(|c| c.exec_first::<Option<Vec<u8>>, _, _>(&*select, (id,)))?;
-        Ok(row.map(Option::unwrap_or_default))
+        self.with_conn(|c| sql::select_row(c, &select, id))
     }
 
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {

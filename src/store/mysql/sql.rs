@@ -14,6 +14,9 @@ use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::mysql::prelude::Queryable;
+use ::mysql::{PooledConn, Result as MyResult};
+
 use crate::store::StoreError;
 
 /// Rows deleted per gc statement.
@@ -34,6 +37,12 @@ pub(super) struct Statements {
 }
 
 /// `` `name` `` (the name is already validated, so it contains no backtick).
+/// Runs `Statements::select` for `id`: the live row's data (a NULL `data` reads as empty), or
+/// `None` when there is no live row.
+pub(super) fn select_row(conn: &mut PooledConn, select: &str, id: &str) -> MyResult<Option<Vec<u8>>> {
+    conn.exec_first::<Option<Vec<u8>>, _, _>(select, (id,)).map(|r| r.map(Option::unwrap_or_default))
+}
+
 pub(super) fn quote(table: &str) -> String {
     format!("`{table}`")
 }

@@ -720,22 +720,29 @@ fn a_locked_cycle_is_two_round_trips() {
     assert_eq!(n, 2);
     assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v2"[..]));
 
-    // Lazy write: GET_LOCK + SELECT, then UPDATE + RELEASE_LOCK; the expiry is refreshed.
-    s.write(&id, b"v3", 1).unwrap();
-    let n = trips(&mut s, |s| {
-        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v3"[..]));
-        s.touch(&id, 100).unwrap();
-    });
-    assert_eq!(n, 2);
-    assert_eq!(s.held_lock(), None);
-    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v3"[..]));
-    thread::sleep(Duration::from_millis(2100));
-    assert_eq!(s.read(&id, false).unwrap().as_deref(), Some(&b"v3"[..]), "touch refreshed the expiry");
+    // Lazy write: GET_LOCK + SELECT, then UPDATE + RELEASE_LOCK.
+    a_locked_lazy_write_refreshes_the_expiry(&mut s, &mut other, &id, b"v3", 2);
 
     // Unlocked paths stay one round trip each.
     assert_eq!(trips(&mut s, |s| assert!(s.read(&id, false).unwrap().is_some())), 1);
     assert_eq!(trips(&mut s, |s| s.write(&id, b"v4", 60).unwrap()), 1);
     assert_eq!(trips(&mut s, |s| s.touch(&id, 60).unwrap()), 1);
+}
+
+/// Stores `data` with a 1 s expiry, then a locked read + `touch(100)` costs `round_trips`, frees
+/// the lock, and keeps the session past its old expiry.
+fn a_locked_lazy_write_refreshes_the_expiry(s: &mut MysqlStore, other: &mut MysqlStore, id: &str, data: &[u8], round_trips: u64) {
+    s.write(id, data, 1).unwrap();
+    let n = trips(s, |s| {
+        assert_eq!(s.read(id, true).unwrap().as_deref(), Some(data));
+        s.touch(id, 100).unwrap();
+    });
+    assert_eq!(n, round_trips);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(other, id).as_deref(), Some(data));
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(s.read(id, false).unwrap().as_deref(), Some(data), "touch refreshed the expiry");
+    assert_eq!(lock_is_free(other, id).as_deref(), Some(data), "touch refreshed the expiry");
 }
 
 #[test]
@@ -753,16 +760,8 @@ fn the_prepared_shape_runs_the_same_cycle_one_statement_at_a_time() {
     assert_eq!(n, 4);
     assert_eq!(s.held_lock(), None);
     assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v1"[..]));
-    // Lazy write: GET_LOCK, SELECT, UPDATE, RELEASE_LOCK; the expiry is refreshed.
-    s.write(&id, b"v2", 1).unwrap();
-    let n = trips(&mut s, |s| {
-        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v2"[..]));
-        s.touch(&id, 100).unwrap();
-    });
-    assert_eq!(n, 4);
-    assert_eq!(s.held_lock(), None);
-    thread::sleep(Duration::from_millis(2100));
-    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v2"[..]), "touch refreshed the expiry");
+    // Lazy write: GET_LOCK, SELECT, UPDATE, RELEASE_LOCK.
+    a_locked_lazy_write_refreshes_the_expiry(&mut s, &mut other, &id, b"v2", 4);
     // Every byte, and a lock held by another is waited for and then refused.
     let mut data: Vec<u8> = (0..=255u8).collect();
     data.extend_from_slice(b"'; DROP TABLE x; -- \\' \0");
