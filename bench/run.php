@@ -23,6 +23,7 @@ require __DIR__ . '/lib/handlers.php';
 require __DIR__ . '/lib/http.php';
 require __DIR__ . '/lib/report.php';
 require __DIR__ . '/lib/mysql_shapes.php';
+require __DIR__ . '/lib/redis_shapes.php';
 
 const MODES = [
     'write-1k' => ['write', 1024, 'write cycles, 1 KB payload'],
@@ -479,7 +480,9 @@ function tcp_connect_floor(int $port): ?float
 $results = []; // mode => contender => ['runs' => [...], 'cmd' => ...]
 $floors = ['redis_rtt_us' => [], 'redis_rtt_cross_cpu_us' => [], 'tcp_connect_us' => [], 'mysql_select1_us' => [], 'mysql_commit_us' => [], 'mysql_connect_us' => [],
     'mysql_system_select1_us' => [], 'mysql_system_commit_us' => [],
-    'mysql_shape_unlocked_us' => [], 'mysql_shape_locked_text_us' => [], 'mysql_shape_locked_prepared_us' => []];
+    'mysql_shape_unlocked_us' => [], 'mysql_shape_locked_text_us' => [], 'mysql_shape_locked_prepared_us' => [],
+    'redis_shape_write_locked_us' => [], 'redis_shape_write_unlocked_us' => [], 'redis_shape_read_locked_us' => [],
+    'redis_shape_read_unlocked_us' => []];
 if (isset($opt['skip-cli'])) {
     $cfg['modes'] = [];
     $cfg['rounds'] = 1; // the floors are still measured once
@@ -496,6 +499,10 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
         shell_exec("taskset -pc " . ($ncpu - 1) . " $rpid >/dev/null 2>&1");
         $floors['redis_rtt_cross_cpu_us'][] = redis_floor($redisPort, ['taskset', '-c', '0']);
         shell_exec("taskset -pc 0 $rpid >/dev/null 2>&1");
+    }
+    // Each round, beside the round trip: cannon's Redis commands alone (bench/lib/redis_shapes.php).
+    foreach (redis_shapes('127.0.0.1', $redisPort) as $shapeName => $us) {
+        $floors["redis_shape_{$shapeName}_us"][] = $us;
     }
     $floors['tcp_connect_us'][] = tcp_connect_floor($redisPort);
     if ($mysqlError === null) {
