@@ -517,13 +517,11 @@ for ($round = 1; $round <= $cfg['rounds']; $round++) {
             $floors['mysql_system_select1_us'][] = $sf['select1_us'];
             $floors['mysql_system_commit_us'][] = $sf['commit_us'];
         }
-        if ($round === 1) {
-            // Once: what the statements of a cycle cost by themselves (bench/lib/mysql_shapes.php).
-            $shape = mysql_shapes($cfg['mysql']);
-            $floors['mysql_shape_unlocked_us'][] = $shape['unlocked_prepared_2rt'];
-            $floors['mysql_shape_locked_text_us'][] = $shape['locked_text_2rt'];
-            $floors['mysql_shape_locked_prepared_us'][] = $shape['locked_prepared_4rt'];
-        }
+        // Each round: what the statements of a cycle cost by themselves (bench/lib/mysql_shapes.php).
+        $shape = mysql_shapes($cfg['mysql']);
+        $floors['mysql_shape_unlocked_us'][] = $shape['unlocked_prepared_2rt'];
+        $floors['mysql_shape_locked_text_us'][] = $shape['locked_text_2rt'];
+        $floors['mysql_shape_locked_prepared_us'][] = $shape['locked_prepared_4rt'];
     }
     logline(sprintf('round %d/%d: redis round trip %.1f µs (redis-benchmark -c 1 -P 1 ping)', $round, $cfg['rounds'],
         end($floors['redis_rtt_us']) ?? 0));

@@ -78,20 +78,10 @@ function mysql_shapes(array $m, int $blocks = 15, int $perBlock = 200): array
         foreach ($ids as $id) {
             $write($id, $payload);
         }
-        $times = array_fill_keys(array_keys($shapes), []);
-        $k = 0;
-        for ($b = 0; $b < $blocks; $b++) {
-            foreach ($shapes as $name => $cycle) {
-                $start = hrtime(true);
-                for ($j = 0; $j < $perBlock; $j++) {
-                    $k++;
-                    $cycle($ids[$k % 1000], $payload . $k);
-                }
-                $times[$name][] = (hrtime(true) - $start) / $perBlock / 1e3;
-            }
-        }
+        $times = time_interleaved(array_map(fn ($cycle) => fn (int $k) => $cycle($ids[$k % 1000], $payload . $k), $shapes),
+            $blocks, $perBlock);
         $db->query("DROP TABLE IF EXISTS $t");
-        return array_map('median', $times);
+        return $times;
     } catch (\Throwable $e) {
         return $none;
     }

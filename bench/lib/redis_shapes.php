@@ -105,23 +105,17 @@ function redis_shapes(string $host, int $port, int $payload = 1024, int $blocks 
             },
         ];
         $payloads = [$data, str_repeat('y', $payload)];
-        $times = array_fill_keys(array_keys($shapes), []);
-        $k = 0;
-        for ($b = 0; $b < $blocks; $b++) {
-            foreach ($shapes as $name => $cycle) {
-                $start = hrtime(true);
-                for ($j = 0; $j < $perBlock; $j++) {
-                    $k++;
-                    $cycle($keys[$k % 1000], $payloads[$k & 1]);
-                }
-                // The last release's reply belongs to this shape's time.
+        return time_interleaved(
+            array_map(fn ($cycle) => fn (int $k) => $cycle($keys[$k % 1000], $payloads[$k & 1]), $shapes),
+            $blocks,
+            $perBlock,
+            // The last release's reply belongs to its shape's time.
+            function () use ($s, &$owed): void {
                 for (; $owed > 0; $owed--) {
                     resp_read($s);
                 }
-                $times[$name][] = (hrtime(true) - $start) / $perBlock / 1e3;
-            }
-        }
-        return array_map('median', $times);
+            },
+        );
     } catch (\Throwable $e) {
         return $none;
     } finally {

@@ -20,6 +20,31 @@ function median(array $xs): ?float
     return $n % 2 ? (float) $xs[intdiv($n, 2)] : ($xs[$n / 2 - 1] + $xs[$n / 2]) / 2;
 }
 
+/**
+ * Times each of `$shapes` (name => fn(int $k)) in interleaved blocks of `$perBlock` calls (A B C,
+ * A B C, ...), so drift falls on every shape alike; `$k` counts calls across all blocks.
+ * `$settle`, if given, runs at the end of each block, inside its time. Returns µs per call,
+ * the median over blocks, per shape.
+ */
+function time_interleaved(array $shapes, int $blocks, int $perBlock, ?callable $settle = null): array
+{
+    $times = array_fill_keys(array_keys($shapes), []);
+    $k = 0;
+    for ($b = 0; $b < $blocks; $b++) {
+        foreach ($shapes as $name => $cycle) {
+            $start = hrtime(true);
+            for ($j = 0; $j < $perBlock; $j++) {
+                $cycle(++$k);
+            }
+            if ($settle !== null) {
+                $settle();
+            }
+            $times[$name][] = (hrtime(true) - $start) / $perBlock / 1e3;
+        }
+    }
+    return array_map('median', $times);
+}
+
 /** A TCP port on 127.0.0.1 that nobody listens on right now. */
 function free_port(): int
 {
