@@ -704,21 +704,9 @@ fn a_locked_cycle_is_two_round_trips() {
     s.exists(&id).unwrap(); // the table check, once per store
 
     // A new session: GET_LOCK + SELECT, then upsert + RELEASE_LOCK.
-    let n = trips(&mut s, |s| {
-        assert_eq!(s.read(&id, true).unwrap(), None);
-        s.write(&id, b"v1", 60).unwrap();
-    });
-    assert_eq!(n, 2);
-    assert_eq!(s.held_lock(), None);
-    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v1"[..]));
-
+    a_locked_write_cycle(&mut s, &mut other, &id, None, b"v1", 2);
     // An existing one.
-    let n = trips(&mut s, |s| {
-        assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v1"[..]));
-        s.write(&id, b"v2", 60).unwrap();
-    });
-    assert_eq!(n, 2);
-    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v2"[..]));
+    a_locked_write_cycle(&mut s, &mut other, &id, Some(b"v1"), b"v2", 2);
 
     // Lazy write: GET_LOCK + SELECT, then UPDATE + RELEASE_LOCK.
     a_locked_lazy_write_refreshes_the_expiry(&mut s, &mut other, &id, b"v3", 2);
@@ -727,6 +715,17 @@ fn a_locked_cycle_is_two_round_trips() {
     assert_eq!(trips(&mut s, |s| assert!(s.read(&id, false).unwrap().is_some())), 1);
     assert_eq!(trips(&mut s, |s| s.write(&id, b"v4", 60).unwrap()), 1);
     assert_eq!(trips(&mut s, |s| s.touch(&id, 60).unwrap()), 1);
+}
+
+/// A locked read that finds `before`, then a write of `data`, costs `round_trips` and frees the lock.
+fn a_locked_write_cycle(s: &mut MysqlStore, other: &mut MysqlStore, id: &str, before: Option<&[u8]>, data: &[u8], round_trips: u64) {
+    let n = trips(s, |s| {
+        assert_eq!(s.read(id, true).unwrap().as_deref(), before);
+        s.write(id, data, 60).unwrap();
+    });
+    assert_eq!(n, round_trips);
+    assert_eq!(s.held_lock(), None);
+    assert_eq!(lock_is_free(other, id).as_deref(), Some(data));
 }
 
 /// Stores `data` with a 1 s expiry, then a locked read + `touch(100)` costs `round_trips`, frees
@@ -753,13 +752,7 @@ fn the_prepared_shape_runs_the_same_cycle_one_statement_at_a_time() {
     let id = sid("prep");
     s.exists(&id).unwrap();
     // GET_LOCK, SELECT, upsert, RELEASE_LOCK.
-    let n = trips(&mut s, |s| {
-        assert_eq!(s.read(&id, true).unwrap(), None);
-        s.write(&id, b"v1", 60).unwrap();
-    });
-    assert_eq!(n, 4);
-    assert_eq!(s.held_lock(), None);
-    assert_eq!(lock_is_free(&mut other, &id).as_deref(), Some(&b"v1"[..]));
+    a_locked_write_cycle(&mut s, &mut other, &id, None, b"v1", 4);
     // Lazy write: GET_LOCK, SELECT, UPDATE, RELEASE_LOCK.
     a_locked_lazy_write_refreshes_the_expiry(&mut s, &mut other, &id, b"v2", 4);
     // Every byte, and a lock held by another is waited for and then refused.
