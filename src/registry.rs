@@ -26,7 +26,7 @@ extern "C" fn after_fork_in_child() {
 /// This process's generation. The fork hook is installed on first use (php-fpm forks after
 /// module start-up, before any request: the hook is in place in time, and a store built before
 /// it existed was built by this very process).
-pub(crate) fn generation() -> u64 {
+pub fn generation() -> u64 {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         // SAFETY: registers a plain function that only touches an atomic.
@@ -52,7 +52,7 @@ pub fn with_store<T, E: From<StoreError>>(
     STORES.with(|cell| {
         // Re-entry (a store call that ends up calling back into us) is refused, not a panic.
         let Ok(mut map) = cell.try_borrow_mut() else {
-            return Err(StoreError::Connection("session store is busy (re-entrant call)".into()).into());
+            return Err(StoreError::Busy.into());
         };
         // The common case: one lookup, no allocation.
         if let Some(e) = map.get_mut(key) {

@@ -16,6 +16,9 @@ pub enum HandlerError {
     InvalidId,
     /// The OS random generator failed.
     Random(String),
+    /// Every generated candidate id named a live session (a broken generator, or a store that
+    /// answers "exists" for everything).
+    IdsTaken,
 }
 
 impl fmt::Display for HandlerError {
@@ -26,6 +29,7 @@ impl fmt::Display for HandlerError {
                 "invalid session id: only A-Z, a-z, 0-9, ',' and '-' are allowed, at most 256 characters",
             ),
             HandlerError::Random(m) => write!(f, "cannot generate a session id: {m}"),
+            HandlerError::IdsTaken => f.write_str("cannot generate a session id: three generated ids were all taken"),
         }
     }
 }
@@ -97,7 +101,7 @@ impl Handler {
     /// Runs `f` on this process's store for our configuration.
     pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, HandlerError> {
         let (cfg, prefix) = (&*self.cfg, self.default_prefix);
-        registry::with_store(&self.store_key, || store::open(cfg, prefix), f).map_err(HandlerError::from)
+        registry::with_store(&self.store_key, || store::open(cfg, prefix, registry::generation), f).map_err(HandlerError::from)
     }
 
     fn check(id: &str) -> Result<(), HandlerError> {
@@ -275,7 +279,7 @@ impl Handler {
                 return Ok(id);
             }
         }
-        Err(HandlerError::Random("three generated ids were all taken".into()))
+        Err(HandlerError::IdsTaken)
     }
 
     pub fn stats(&self) -> store::StoreStats {

@@ -14,7 +14,7 @@ fn cfg(opts: &str) -> Config {
 #[test]
 fn validate_id_on_a_locked_id_fails_the_read_not_the_id() {
     let id = crate::id::generate(26).unwrap();
-    let mut other = store::open(&cfg(""), "").unwrap();
+    let mut other = store::open(&cfg(""), "", crate::registry::generation).unwrap();
     other.write(&id, b"data", 60).unwrap();
     assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"data"[..]));
 

@@ -80,9 +80,7 @@ pub fn from_store(e: &StoreError) -> PhpException {
     let kind = match e {
         StoreError::Connection(_) | StoreError::Timeout(_) => Kind::Connection,
         // Transient: the server is up but not serving yet (Redis loading its data set).
-        StoreError::Server(m) if m.starts_with("LOADING") || m.starts_with("BUSY") || m.starts_with("MASTERDOWN") => {
-            Kind::Connection
-        }
+        StoreError::Server(s) if s.kind.is_transient() => Kind::Connection,
         StoreError::LockTimeout { .. } => Kind::LockTimeout,
         _ => Kind::Session,
     };

@@ -1,14 +1,15 @@
-//! Errors every backend reports, in kinds the PHP layer maps to exceptions or warnings.
+//! Errors every backend reports, as kinds: the handler and the PHP layer choose what to do (and
+//! which exception class to throw) by kind, never by reading the message.
 use std::fmt;
 
 #[derive(Debug)]
 pub enum StoreError {
-    /// Could not connect, or the connection broke or timed out.
+    /// Could not connect, or the connection broke.
     Connection(String),
     /// A connect, read or write took longer than its timeout.
     Timeout(String),
     /// The server answered with an error (e.g. Redis OOM, a MySQL error).
-    Server(String),
+    Server(ServerError),
     /// The lock could not be taken before the lock wait timeout.
     LockTimeout { id_prefix: String, waited_ms: u64 },
     /// Our lock expired and another request took it: the write was refused.
@@ -17,6 +18,96 @@ pub enum StoreError {
     Schema(String),
     /// The payload is larger than `max_size`.
     TooLarge { size: usize, max: usize },
+    /// A store call was made while another one of this process was still running (a PHP
+    /// callback re-entering the extension): refused rather than run on a half-used connection.
+    Busy,
+    /// The operating system's random generator failed (lock tokens, session ids).
+    Random(String),
+}
+
+/// A server's error reply, parsed once into a kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    pub kind: ServerErrorKind,
+    pub message: String,
+}
+
+/// What a server error means to us. The Redis names are the replies' first words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerErrorKind {
+    /// Redis Cluster: the key's slot lives on another node (`MOVED slot host:port`).
+    Moved,
+    /// Redis Cluster: the slot is migrating; ask the other node once (`ASK slot host:port`).
+    Ask,
+    /// A replica (or a demoted master) refused a write.
+    ReadOnly,
+    /// The server is loading its data set.
+    Loading,
+    /// The server is busy running a script.
+    Busy,
+    /// A replica whose master is down, with `replica-serve-stale-data no`.
+    MasterDown,
+    /// Redis Cluster: the cluster is down or a multi-key operation's slot is being moved.
+    ClusterDown,
+    TryAgain,
+    /// EVALSHA of a script the server does not have.
+    NoScript,
+    /// The server is out of memory (`maxmemory` reached).
+    OutOfMemory,
+    /// The key holds a value of another type.
+    WrongType,
+    /// Authentication missing or refused (NOAUTH, WRONGPASS, NOPERM).
+    Auth,
+    /// The server does not know the command (or this form of it): an older server.
+    UnknownCommand,
+    /// The server refused the command's syntax (an older server, for newer options).
+    Syntax,
+    /// Anything else.
+    Other,
+}
+
+impl ServerErrorKind {
+    /// The server is up but cannot serve right now: reported like an unreachable server.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ServerErrorKind::Loading
+                | ServerErrorKind::Busy
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain
+        )
+    }
+}
+
+impl ServerError {
+    pub fn new(kind: ServerErrorKind, message: impl Into<String>) -> ServerError {
+        ServerError { kind, message: message.into() }
+    }
+}
+
+impl StoreError {
+    /// A server error of no particular kind.
+    pub fn server(message: impl Into<String>) -> StoreError {
+        StoreError::Server(ServerError::new(ServerErrorKind::Other, message))
+    }
+
+    /// The server error's kind, if this is one.
+    pub fn server_kind(&self) -> Option<ServerErrorKind> {
+        match self {
+            StoreError::Server(s) => Some(s.kind),
+            _ => None,
+        }
+    }
+
+    /// The backend could not be reached or could not serve: what an outage looks like.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            StoreError::Connection(_) | StoreError::Timeout(_) => true,
+            StoreError::Server(s) => s.kind.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for StoreError {
@@ -24,7 +115,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Connection(m) => write!(f, "connection failed: {m}"),
             StoreError::Timeout(m) => write!(f, "timed out: {m}"),
-            StoreError::Server(m) => write!(f, "server error: {m}"),
+            StoreError::Server(s) => write!(f, "server error: {}", s.message),
             StoreError::LockTimeout { id_prefix, waited_ms } => write!(
                 f,
                 "could not lock session {id_prefix}… within {waited_ms} ms (another request holds it)"
@@ -37,6 +128,8 @@ impl fmt::Display for StoreError {
             StoreError::TooLarge { size, max } => {
                 write!(f, "session data is {size} bytes, more than max_size {max}")
             }
+            StoreError::Busy => f.write_str("session store is busy (re-entrant call)"),
+            StoreError::Random(m) => write!(f, "the system random generator failed: {m}"),
         }
     }
 }

@@ -83,9 +83,14 @@ pub struct StoreStats {
 }
 
 /// Builds the store for a configuration. `default_prefix` applies where the DSN names none.
-pub fn open(cfg: &crate::config::Config, default_prefix: &str) -> Result<Box<dyn SessionStore>, StoreError> {
+/// `fork_generation` tells the store when it runs in a forked child (see `crate::registry`).
+pub fn open(
+    cfg: &crate::config::Config,
+    default_prefix: &str,
+    fork_generation: fn() -> u64,
+) -> Result<Box<dyn SessionStore>, StoreError> {
     match &cfg.backend {
-        crate::config::Backend::Redis(_) => Ok(Box::new(redis::RedisStore::new(cfg, default_prefix)?)),
+        crate::config::Backend::Redis(_) => Ok(Box::new(redis::RedisStore::new(cfg, default_prefix, fork_generation)?)),
         crate::config::Backend::Mysql(_) => Ok(Box::new(mysql::MysqlStore::new(cfg)?)),
     }
 }

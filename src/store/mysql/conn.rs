@@ -135,7 +135,7 @@ impl Target {
                 s.code, s.state, s.message
             )),
             MyError::MySqlError(s) => {
-                StoreError::Server(format!("MySQL error {} ({}): {}", s.code, s.state, s.message))
+                StoreError::server(format!("MySQL error {} ({}): {}", s.code, s.state, s.message))
             }
             _ if is_timeout(e) => match stage {
                 Stage::Connect => StoreError::Connection(format!(
@@ -167,11 +167,11 @@ impl Target {
                 Stage::Connect => StoreError::Connection(format!("cannot connect to MySQL at {ep}: {d}")),
                 Stage::Query => StoreError::Connection(format!("broken connection to MySQL at {ep}: {d}")),
             },
-            MyError::DriverError(d) => StoreError::Server(format!("MySQL driver error: {d}")),
+            MyError::DriverError(d) => StoreError::server(format!("MySQL driver error: {d}")),
             MyError::UrlError(_) => StoreError::Connection(format!("invalid MySQL options for {ep}")),
             MyError::TlsError(t) => StoreError::Connection(format!("TLS to MySQL at {ep} failed: {t}")),
-            MyError::FromValueError(_) | MyError::FromRowError(_) => StoreError::Server(
-                "MySQL returned a value of an unexpected type (check the session table's column types)".to_string(),
+            MyError::FromValueError(_) | MyError::FromRowError(_) => StoreError::server(
+                "MySQL returned a value of an unexpected type (check the session table's column types)",
             ),
         };
         self.scrub(err)
@@ -184,7 +184,10 @@ impl Target {
         let clean = |m: String| if m.contains(pw) { m.replace(pw, "***") } else { m };
         match err {
             StoreError::Connection(m) => StoreError::Connection(clean(m)),
-            StoreError::Server(m) => StoreError::Server(clean(m)),
+            StoreError::Server(mut s) => {
+                s.message = clean(s.message);
+                StoreError::Server(s)
+            },
             StoreError::Schema(m) => StoreError::Schema(clean(m)),
             other => other,
         }

@@ -209,7 +209,7 @@ fn release(conn: &mut PooledConn, name: &str) -> MyResult<()> {
 }
 
 fn null_result() -> StoreError {
-    StoreError::Server("GET_LOCK returned NULL (the server could not take the lock)".into())
+    StoreError::server("GET_LOCK returned NULL (the server could not take the lock)")
 }
 
 impl MysqlStore {

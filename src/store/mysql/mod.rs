@@ -185,8 +185,8 @@ impl MysqlStore {
                 take(self)?;
             }
             let Some(conn) = self.lock.as_mut().and_then(|l| l.conn.as_mut()) else {
-                return Err(StoreError::Server(
-                    "internal error: the lock's connection is missing".into(),
+                return Err(StoreError::server(
+                    "internal error: the lock's connection is missing",
                 ));
             };
             self.stats.round_trips += 1;
@@ -279,7 +279,7 @@ impl MysqlStore {
         }
         let needed = data.len() as u64 + id.len() as u64 + PACKET_OVERHEAD;
         if schema.max_packet > 0 && needed > schema.max_packet {
-            return Err(StoreError::Server(format!(
+            return Err(StoreError::server(format!(
                 "session data is {} bytes, too large for the server's max_allowed_packet ({} bytes): \
                  raise max_allowed_packet on the server or lower max_size",
                 data.len(),

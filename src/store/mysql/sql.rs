@@ -102,8 +102,8 @@ fn id_literal(id: &str) -> Result<&str, StoreError> {
     if ok {
         Ok(id)
     } else {
-        Err(StoreError::Server(
-            "internal error: a session id with characters outside [A-Za-z0-9,-] reached the MySQL store".into(),
+        Err(StoreError::server(
+            "internal error: a session id with characters outside [A-Za-z0-9,-] reached the MySQL store",
         ))
     }
 }
@@ -117,7 +117,7 @@ fn lock_literal(name: &str) -> Result<&str, StoreError> {
     if ok {
         Ok(name)
     } else {
-        Err(StoreError::Server("internal error: a malformed lock name reached the MySQL store".into()))
+        Err(StoreError::server("internal error: a malformed lock name reached the MySQL store"))
     }
 }
 

@@ -208,7 +208,8 @@ impl Conn {
         for _ in 0..setup {
             if let Reply::Error(e) = self.read_reply(deadline, 0)? {
                 // AUTH/SELECT refused: the message never holds the password (Redis does not echo it).
-                return Err(StoreError::Server(format!("connection set-up refused: {e}")));
+                let kind = super::errors::classify(&e);
+                return Err(StoreError::Server(crate::store::error::ServerError::new(kind, format!("connection set-up refused: {e}"))));
             }
         }
         self.read_unacked(deadline)?;

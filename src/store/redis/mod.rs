@@ -3,12 +3,14 @@
 //! Keys: `{prefix}{id}` holds the serialized session with an expiry of the session lifetime;
 //! `{prefix}{id}:lock` holds the lock token of the request that owns the session right now.
 mod conn;
+mod errors;
 mod scripts;
 mod tls;
 
 pub use conn::{Conn, Decimal, Reply};
 
 use crate::config::{Backend, Config, RedisConfig};
+use crate::store::error::ServerErrorKind;
 use crate::store::{SessionStore, StoreError, StoreStats};
 use scripts::{Script, Scripts};
 use std::sync::OnceLock;
@@ -66,6 +68,9 @@ pub struct RedisStore {
     /// reply is read with the next command; if it was an error or the connection broke first,
     /// the lock becomes an orphan (released later by compare-and-delete, or it expires).
     in_flight: Option<(String, Vec<u8>)>,
+    /// This process's fork generation (see `crate::registry::generation`): lock tokens are
+    /// drawn anew in a forked child, which would otherwise repeat its parent's.
+    fork_generation: fn() -> u64,
 }
 
 /// At most this many orphaned locks are remembered; older ones are left to expire.
@@ -73,7 +78,7 @@ const MAX_ORPHANS: usize = 16;
 
 impl RedisStore {
     /// Never connects: the first command does (so nothing is shared across a fork).
-    pub fn new(cfg: &Config, default_prefix: &str) -> Result<RedisStore, StoreError> {
+    pub fn new(cfg: &Config, default_prefix: &str, fork_generation: fn() -> u64) -> Result<RedisStore, StoreError> {
         let Backend::Redis(r) = &cfg.backend else {
             return Err(StoreError::Schema("not a redis configuration".into()));
         };
@@ -95,6 +100,7 @@ impl RedisStore {
             plain_lock: true,
             getex: true,
             in_flight: None,
+            fork_generation,
         })
     }
 
@@ -280,11 +286,11 @@ impl RedisStore {
                 (Some(Reply::Nil), Some(data)) => return Ok(Some((bulk(data)?, sure_until))),
                 (Some(Reply::Bulk(t)), Some(data)) if t == token => return Ok(Some((bulk(data)?, sure_until))),
                 (Some(Reply::Bulk(_)), _) => return Ok(None),
-                (Some(Reply::Error(e)), _) if e.contains("syntax") || e.contains("ERR") => {
+                (Some(Reply::Error(e)), _) if matches!(errors::classify(&e), ServerErrorKind::Syntax | ServerErrorKind::UnknownCommand) => {
                     // SET NX GET needs Redis 7: use the script from now on.
                     self.plain_lock = false;
                 }
-                (Some(Reply::Error(e)), _) => return Err(StoreError::Server(e)),
+                (Some(Reply::Error(e)), _) => return Err(errors::server_error(e)),
                 (other, _) => return Err(unexpected(other.unwrap_or(Reply::Nil))),
             }
         }
@@ -331,7 +337,7 @@ impl RedisStore {
             }
             None => {
                 self.release_orphans()?;
-                new_token()?
+                new_token((self.fork_generation)())?
             }
         };
         let started = Instant::now();
@@ -384,7 +390,7 @@ impl RedisStore {
         })?;
         for r in &replies {
             if let Reply::Error(e) = r {
-                return Err(StoreError::Server(e.clone()));
+                return Err(errors::server_error(e.clone()));
             }
         }
         Ok(replies)
@@ -402,7 +408,7 @@ fn eval(c: &mut Conn, s: &Script, keys: &[&[u8]], args: &[&[u8]]) -> Result<Repl
     argv.extend_from_slice(args);
     let r = c.cmd(&argv)?;
     if let Reply::Error(e) = &r {
-        if e.starts_with("NOSCRIPT") {
+        if errors::classify(e) == ServerErrorKind::NoScript {
             argv[0] = b"EVAL";
             argv[1] = s.body.as_bytes();
             return ok(c.cmd(&argv)?);
@@ -414,7 +420,7 @@ fn eval(c: &mut Conn, s: &Script, keys: &[&[u8]], args: &[&[u8]]) -> Result<Repl
 /// Turns an error reply into `StoreError::Server`.
 fn ok(r: Reply) -> Result<Reply, StoreError> {
     match r {
-        Reply::Error(e) => Err(StoreError::Server(e)),
+        Reply::Error(e) => Err(errors::server_error(e)),
         other => Ok(other),
     }
 }
@@ -424,29 +430,28 @@ fn bulk(r: Reply) -> Result<Option<Vec<u8>>, StoreError> {
     match r {
         Reply::Bulk(b) => Ok(Some(b)),
         Reply::Nil => Ok(None),
-        Reply::Error(e) => Err(StoreError::Server(e)),
+        Reply::Error(e) => Err(errors::server_error(e)),
         other => Err(unexpected(other)),
     }
 }
 
 fn unexpected(r: Reply) -> StoreError {
-    StoreError::Server(format!("unexpected reply from redis: {:?}", r).chars().take(200).collect())
+    StoreError::server(format!("unexpected reply from redis: {:?}", r).chars().take(200).collect::<String>())
 }
 
 /// A lock token: unique to one lock taking, never shown outside Redis. 64 random bits drawn once
 /// per process (and again in a forked child, which would otherwise repeat its parent's tokens)
 /// followed by a per-process counter: no system call per request, and no two processes share one.
-fn new_token() -> Result<Vec<u8>, StoreError> {
+fn new_token(generation: u64) -> Result<Vec<u8>, StoreError> {
     use std::cell::Cell;
     thread_local! {
         /// (fork generation, random prefix, counter); prefix 0 = not drawn yet.
         static STATE: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
     }
-    let generation = crate::registry::generation();
     let (gen, mut prefix, mut counter) = STATE.with(Cell::get);
     if prefix == 0 || gen != generation {
         let mut raw = [0u8; 8];
-        getrandom::getrandom(&mut raw).map_err(|e| StoreError::Connection(format!("no randomness for lock token: {e}")))?;
+        getrandom::getrandom(&mut raw).map_err(|e| StoreError::Random(format!("no randomness for a lock token: {e}")))?;
         prefix = u64::from_le_bytes(raw) | 1;
         counter = 0;
     }
@@ -501,7 +506,7 @@ impl SessionStore for RedisStore {
         let key = self.key(id);
         let ttl = Decimal::new(ttl_secs.max(1));
         match self.run(true, |c| c.cmd(&[b"GETEX", &key, b"EX", ttl.as_bytes()]))? {
-            Reply::Error(e) if e.contains("unknown command") || e.contains("ERR") => {
+            Reply::Error(e) if matches!(errors::classify(&e), ServerErrorKind::UnknownCommand | ServerErrorKind::Syntax) => {
                 self.getex = false;
                 Ok((self.read(id, false)?, false))
             }

@@ -10,7 +10,7 @@ fn dsn() -> String {
 fn store_with(opts: &str) -> RedisStore {
     let sep = if dsn().contains('?') { "&" } else { "?" };
     let cfg = parse_dsn(&format!("{}{}{}", dsn(), sep, opts)).unwrap();
-    RedisStore::new(&cfg, "cannon_rust_test:").unwrap()
+    RedisStore::new(&cfg, "cannon_rust_test:", crate::registry::generation).unwrap()
 }
 
 fn store() -> RedisStore {
@@ -160,7 +160,7 @@ impl NoDelUser {
     fn store(&self, opts: &str) -> RedisStore {
         let addr = dsn().trim_start_matches("redis://").split('/').next().unwrap().to_string();
         let cfg = parse_dsn(&format!("redis://{}:nodel-pw@{addr}/0?{opts}", self.name)).unwrap();
-        RedisStore::new(&cfg, "cannon_rust_test:").unwrap()
+        RedisStore::new(&cfg, "cannon_rust_test:", crate::registry::generation).unwrap()
     }
 }
 
@@ -206,8 +206,8 @@ fn a_failed_release_in_flight_becomes_an_orphan() {
 
 #[test]
 fn lock_tokens_are_unique_and_change_after_fork() {
-    let a = new_token().unwrap();
-    let b = new_token().unwrap();
+    let a = new_token(crate::registry::generation()).unwrap();
+    let b = new_token(crate::registry::generation()).unwrap();
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
     assert_eq!(a[..16], b[..16], "one random prefix per process");
@@ -216,7 +216,7 @@ fn lock_tokens_are_unique_and_change_after_fork() {
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        let t = new_token().unwrap_or_default();
+        let t = new_token(crate::registry::generation()).unwrap_or_default();
         unsafe {
             libc::write(fds[1], t.as_ptr().cast(), t.len());
             libc::_exit(0);
@@ -226,7 +226,7 @@ fn lock_tokens_are_unique_and_change_after_fork() {
     let n = unsafe { libc::read(fds[0], child.as_mut_ptr().cast(), 32) };
     unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
     assert_eq!(n, 32);
-    let next = new_token().unwrap();
+    let next = new_token(crate::registry::generation()).unwrap();
     assert_ne!(child[..16], next[..16], "the child drew its own prefix");
     assert_ne!(child, next);
 }
@@ -300,7 +300,7 @@ fn an_expired_lock_taken_by_another_refuses_the_late_write() {
 #[test]
 fn unreachable_fails_fast() {
     let cfg = parse_dsn("redis://127.0.0.1:1?connect_timeout=0.5").unwrap();
-    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let mut s = RedisStore::new(&cfg, "x:", crate::registry::generation).unwrap();
     let t = Instant::now();
     assert!(matches!(s.read("abc", false), Err(StoreError::Connection(_))));
     assert!(t.elapsed() < Duration::from_secs(1));
@@ -311,7 +311,7 @@ fn a_silent_server_times_out() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let cfg = parse_dsn(&format!("redis://127.0.0.1:{port}?timeout=0.3")).unwrap();
-    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let mut s = RedisStore::new(&cfg, "x:", crate::registry::generation).unwrap();
     let t = Instant::now();
     let e = s.read("abc", true).unwrap_err();
     assert!(matches!(e, StoreError::Timeout(_)), "{e}");
@@ -406,7 +406,7 @@ fn a_lost_lock_read_reply_does_not_lock_the_session_out() {
 #[test]
 fn wrong_password_is_an_error_without_the_password() {
     let cfg = parse_dsn(&format!("{}?prefix=x:", dsn().replace("redis://", "redis://:hunter2secret@"))).unwrap();
-    let mut s = RedisStore::new(&cfg, "x:").unwrap();
+    let mut s = RedisStore::new(&cfg, "x:", crate::registry::generation).unwrap();
     let e = s.read("abc", false).unwrap_err();
     assert!(!e.to_string().contains("hunter2secret"), "{e}");
 }
@@ -453,7 +453,7 @@ fn tls_redis(require_client_cert: bool) -> Option<TlsRedis> {
 }
 
 fn tls_store(dsn: &str) -> RedisStore {
-    RedisStore::new(&parse_dsn(dsn).unwrap(), "tls:").unwrap()
+    RedisStore::new(&parse_dsn(dsn).unwrap(), "tls:", crate::registry::generation).unwrap()
 }
 
 #[test]
