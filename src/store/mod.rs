@@ -94,3 +94,12 @@ pub fn open(
         crate::config::Backend::Mysql(_) => Ok(Box::new(mysql::MysqlStore::new(cfg)?)),
     }
 }
+
+/// `max_size`, checked the same way by every store: `TooLarge` when `data` is over it.
+pub fn check_size(data: &[u8], max_size: usize) -> Result<(), StoreError> {
+    if data.len() > max_size {
+        Err(StoreError::TooLarge { size: data.len(), max: max_size })
+    } else {
+        Ok(())
+    }
+}

@@ -402,14 +402,7 @@ impl SessionStore for MysqlStore {
 
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
         // Checked before anything is sent; the stored data stays as it was.
-        let result = if data.len() > self.max_size {
-            Err(StoreError::TooLarge {
-                size: data.len(),
-                max: self.max_size,
-            })
-        } else {
-            self.write_inner(id, data, ttl_secs, true)
-        };
+        let result = crate::store::check_size(data, self.max_size).and_then(|()| self.write_inner(id, data, ttl_secs, true));
         // The request is over either way: never keep its lock (a no-op when the write's own
         // round trip released it).
         self.release_lock_on(id);
@@ -420,9 +413,7 @@ impl SessionStore for MysqlStore {
         if self.lock.as_ref().is_none_or(|l| l.id != id) {
             return self.write(id, data, ttl_secs);
         }
-        if data.len() > self.max_size {
-            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
-        }
+        crate::store::check_size(data, self.max_size)?;
         self.write_inner(id, data, ttl_secs, false)?;
         // A later check for writes by others compares against what we wrote last.
         if let Some(l) = self.lock.as_mut().filter(|l| l.id == id) {

@@ -515,10 +515,10 @@ impl SessionStore for RedisStore {
     }
 
     fn write(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
-        if data.len() > self.max_size {
+        if let Err(e) = crate::store::check_size(data, self.max_size) {
             // Keep the lock released: the request is over either way.
             let _ = self.unlock(id);
-            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
+            return Err(e);
         }
         let key = self.key(id);
         let ttl = Decimal::new(ttl_secs.max(1));
@@ -568,9 +568,7 @@ impl SessionStore for RedisStore {
     }
 
     fn write_keep_lock(&mut self, id: &str, data: &[u8], ttl_secs: u64) -> Result<(), StoreError> {
-        if data.len() > self.max_size {
-            return Err(StoreError::TooLarge { size: data.len(), max: self.max_size });
-        }
+        crate::store::check_size(data, self.max_size)?;
         let Some(held) = self.take_lock_for(id) else {
             return self.write(id, data, ttl_secs);
         };
