@@ -1,0 +1,1 @@
+../../../stubs/cannon_session.stub.php

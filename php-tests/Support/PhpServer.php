@@ -1,0 +1,114 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Cannon\Session\Tests\Support;
+
+/**
+ * `php -S` with the extension loaded, on a free loopback port, serving one document root; stopped
+ * by its PID. PHP errors of the pages go to a log file that errors() returns.
+ *
+ *   $srv = PhpServer::start($docroot, ['SOME_ENV' => 'x'], workers: 4);
+ *   $r = $srv->get('/path?x=1', 'name=value');   // ['status' => 200, 'headers' => [...], 'body' => '...']
+ *   $srv->stop();
+ */
+final class PhpServer
+{
+    /** @param resource $proc */
+    private function __construct(private $proc, public readonly int $port, private readonly string $dir)
+    {
+    }
+
+    /**
+     * @param array<string, string> $env     variables added to this process's environment
+     * @param int                   $workers PHP_CLI_SERVER_WORKERS: requests served in parallel
+     * @param array<string, string> $ini     extra -d settings
+     */
+    public static function start(string $docroot, array $env = [], int $workers = 1, array $ini = [], ?string $router = null): self
+    {
+        $dir = PhpProcess::tempDir('cannon-server-');
+        $fullEnv = getenv();
+        unset($fullEnv['PHP_CLI_SERVER_WORKERS']);
+        if ($workers > 1) {
+            $fullEnv['PHP_CLI_SERVER_WORKERS'] = (string) $workers;
+        }
+        foreach ($env as $k => $v) {
+            $fullEnv[$k] = $v;
+        }
+        $settings = ['display_errors' => '0', 'log_errors' => '1', 'error_log' => "$dir/php-errors.log",
+            'error_reporting' => '-1', 'html_errors' => '0'] + $ini;
+        for ($attempt = 0; $attempt < 3; $attempt++) {
+            $port = FreePort::get();
+            $cmd = [PHP_BINARY, '-d', 'extension=' . Env::extPath()];
+            foreach ($settings as $k => $v) {
+                $cmd[] = '-d';
+                $cmd[] = "$k=$v";
+            }
+            array_push($cmd, '-S', "127.0.0.1:$port", '-t', $docroot);
+            if ($router !== null) {
+                $cmd[] = $router;
+            }
+            $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$dir/server.out", 'w'],
+                2 => ['file', "$dir/server.err", 'w']], $pipes, $docroot, $fullEnv);
+            if (!is_resource($proc)) {
+                throw new \RuntimeException('proc_open of php -S failed');
+            }
+            $deadline = microtime(true) + 5.0;
+            while (microtime(true) < $deadline && proc_get_status($proc)['running']) {
+                $sock = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
+                if ($sock !== false) {
+                    fclose($sock);
+                    return new self($proc, $port, $dir);
+                }
+                usleep(20000);
+            }
+            PhpProcess::kill($proc, 1.0);
+            proc_close($proc);
+        }
+        $err = (string) @file_get_contents("$dir/server.err");
+        PhpProcess::removeDir($dir);
+        throw new \RuntimeException("php -S did not start: $err");
+    }
+
+    public function url(string $path): string
+    {
+        return "http://127.0.0.1:$this->port$path";
+    }
+
+    /**
+     * One GET request (Connection: close).
+     * @return array{status:int, headers:list<string>, body:string, seconds:float}
+     */
+    public function get(string $path, string $cookieHeader = '', float $timeout = 20): array
+    {
+        $headers = "Connection: close\r\n" . ($cookieHeader === '' ? '' : "Cookie: $cookieHeader\r\n");
+        $ctx = stream_context_create(['http' => ['method' => 'GET', 'header' => $headers, 'timeout' => $timeout,
+            'ignore_errors' => true, 'follow_location' => 0]]);
+        $t0 = microtime(true);
+        $http_response_header = [];
+        $body = @file_get_contents($this->url($path), false, $ctx);
+        $seconds = microtime(true) - $t0;
+        if ($body === false) {
+            throw new \RuntimeException("GET $path failed: " . (error_get_last()['message'] ?? '?') . "\n" . $this->errors());
+        }
+        $status = (int) (explode(' ', $http_response_header[0] ?? '')[1] ?? 0);
+        return ['status' => $status, 'headers' => $http_response_header, 'body' => $body, 'seconds' => $seconds];
+    }
+
+    /** What the pages wrote to the PHP error log so far. */
+    public function errors(): string
+    {
+        return (string) @file_get_contents("$this->dir/php-errors.log");
+    }
+
+    public function stop(): string
+    {
+        $errors = $this->errors();
+        if (is_resource($this->proc)) {
+            PhpProcess::kill($this->proc, 2.0);
+            proc_close($this->proc);
+        }
+        PhpProcess::removeDir($this->dir);
+        return $errors;
+    }
+}
