@@ -70,6 +70,33 @@ final class PhpServer
         throw new \RuntimeException("php -S did not start: $err");
     }
 
+    /** Whether $pid is still running (a zombie waiting to be reaped is not). */
+    private static function running(int $pid): bool
+    {
+        $stat = @file_get_contents("/proc/$pid/stat");
+        if ($stat === false || ($end = strrpos($stat, ')')) === false) {
+            return false;
+        }
+        return !in_array(substr($stat, $end + 2, 1), ['Z', 'X'], true);
+    }
+
+    /** @return list<int> the PIDs whose parent is $parent (from /proc) */
+    private static function childPids(int $parent): array
+    {
+        $pids = [];
+        foreach (glob('/proc/[0-9]*/stat') ?: [] as $file) {
+            $stat = @file_get_contents($file);
+            // pid (comm) state ppid ...: comm may hold spaces, so split after its last ')'.
+            if ($stat !== false && ($end = strrpos($stat, ')')) !== false) {
+                $fields = explode(' ', trim(substr($stat, $end + 2)));
+                if ((int) ($fields[1] ?? 0) === $parent) {
+                    $pids[] = (int) $stat;
+                }
+            }
+        }
+        return $pids;
+    }
+
     public function url(string $path): string
     {
         return "http://127.0.0.1:$this->port$path";
@@ -105,8 +132,21 @@ final class PhpServer
     {
         $errors = $this->errors();
         if (is_resource($this->proc)) {
+            // With PHP_CLI_SERVER_WORKERS the server forks its workers, which outlive a stopped
+            // parent: stop them too, by their PIDs, taken before the parent goes.
+            $workers = self::childPids((int) proc_get_status($this->proc)['pid']);
+            foreach ($workers as $pid) {
+                @posix_kill($pid, 15);
+            }
             PhpProcess::kill($this->proc, 2.0);
             proc_close($this->proc);
+            $deadline = microtime(true) + 2.0;
+            while (($alive = array_filter($workers, self::running(...))) !== [] && microtime(true) < $deadline) {
+                usleep(10000);
+            }
+            foreach ($alive as $pid) {
+                @posix_kill($pid, 9);
+            }
         }
         PhpProcess::removeDir($this->dir);
         return $errors;
