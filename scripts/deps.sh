@@ -11,6 +11,8 @@ PACKAGES=(
     libclang-dev pkg-config build-essential gcc make
     redis-server redis-tools mariadb-server mariadb-client
     curl openssl ca-certificates
+    # php-tests/LaravelTest.php and SymfonyTest.php: Debian 12's Laravel 8.83 and Symfony 5.4
+    php-laravel-framework php-symfony-http-foundation
 )
 
 is_installed() {
