@@ -288,6 +288,19 @@ final class LaravelTest extends TestCase
         self::assertNotNull($this->storedRedis($inv['json']['id']));
     }
 
+    public function testAnEncryptedSession(): void
+    {
+        // session.encrypt: Laravel's EncryptedStore encrypts the payload before write().
+        $this->serve($this->dsn(), ['SESSION_ENCRYPT' => '1']);
+        $first = $this->visitOk('/inc');
+        $id = $first['json']['id'];
+        $raw = $this->redis()->get($this->key($id));
+        self::assertIsString($raw);
+        self::assertStringNotContainsString('_token', $raw, 'only ciphertext is stored');
+        self::assertFalse(@unserialize($raw));
+        self::assertSame(2, $this->visitOk('/inc', $first['cookie'])['json']['n']);
+    }
+
     public function testAMysqlDsnUsesTheDatabaseHandler(): void
     {
         $table = Db::uniqueTable('laravel');
