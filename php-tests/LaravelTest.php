@@ -328,6 +328,23 @@ final class LaravelTest extends TestCase
         self::assertSame(42, $this->visitOk('/show', $first['cookie'])['json']['n']);
     }
 
+    public function testThePackageIsWellFormed(): void
+    {
+        $root = Env::repoRoot() . '/integrations/laravel';
+        $composer = json_decode((string) file_get_contents("$root/composer.json"), true, 512, JSON_THROW_ON_ERROR);
+        self::assertSame('library', $composer['type']);
+        self::assertArrayHasKey('ext-cannon_session', $composer['require']);
+        self::assertSame(['Cannon\\Session\\Laravel\\' => 'src/'], $composer['autoload']['psr-4']);
+        // Package discovery names the provider, and PSR-4 finds its file.
+        self::assertSame([\Cannon\Session\Laravel\CannonSessionServiceProvider::class], $composer['extra']['laravel']['providers']);
+        self::assertFileExists("$root/src/CannonSessionServiceProvider.php");
+        // The IDE stubs are the repository's (a symlink, so they cannot drift), outside the autoload.
+        self::assertSame(
+            file_get_contents(Env::repoRoot() . '/stubs/cannon_session.stub.php'),
+            file_get_contents("$root/stubs/cannon_session.stub.php")
+        );
+    }
+
     public function testTheProviderOutsideARequest(): void
     {
         // In a child PHP: Laravel's global helpers do not belong in PHPUnit's process.

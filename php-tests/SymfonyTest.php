@@ -160,9 +160,9 @@ final class SymfonyTest extends TestCase
             self::assertSame(0, $this->redis()->exists($this->key($id) . ':lock'), 'the lock was released');
         }
 
-        $id64 = var_export($id, true);
+        $idLiteral = var_export($id, true);
         $second = $this->runChild($setup, $dsn, <<<PHP
-            \$s = open_session($id64);
+            \$s = open_session($idLiteral);
             \$out = ['id' => \$s->getId(), 'user' => \$s->get('user'), 'flash' => \$s->getFlashBag()->get('notice')];
             \$s->invalidate();
             \$out['new'] = \$s->getId();
@@ -187,7 +187,18 @@ final class SymfonyTest extends TestCase
     /** @dataProvider setups */
     public function testConcurrentRequestsOfOneSessionLoseNoUpdate(string $setup, string $backend): void
     {
-        $dsn = $this->backendDsn($backend);
+        self::assertSame(100, $this->concurrentIncrements($setup, $this->backendDsn($backend)), 'every increment survived');
+    }
+
+    public function testWithoutLockingTheSameLoadLosesUpdates(): void
+    {
+        // The control for the test above: lock=0 loses increments, so the exact count is the lock's.
+        self::assertLessThan(100, $this->concurrentIncrements('RedisHandler', $this->dsn(['lock' => '0'])));
+    }
+
+    /** 4 processes x 25 requests of one session: start, read n, sleep 2 ms, write n + 1, save. Returns n. */
+    private function concurrentIncrements(string $setup, string $dsn): int
+    {
         $id = $this->runChild($setup, $dsn, <<<'PHP'
             $s = open_session();
             $s->set('n', 0);
@@ -196,11 +207,10 @@ final class SymfonyTest extends TestCase
             echo json_encode($id);
             PHP);
 
-        // 4 processes x 25 requests: start, read n, sleep 2 ms, write n + 1, save.
-        $id64 = var_export($id, true);
+        $idLiteral = var_export($id, true);
         $body = <<<PHP
             for (\$i = 0; \$i < 25; \$i++) {
-                \$s = open_session($id64);
+                \$s = open_session($idLiteral);
                 \$n = \$s->get('n');
                 usleep(2000);
                 \$s->set('n', \$n + 1);
@@ -221,11 +231,11 @@ final class SymfonyTest extends TestCase
         }
 
         $n = $this->runChild($setup, $dsn, <<<PHP
-            \$s = open_session($id64);
+            \$s = open_session($idLiteral);
             echo json_encode(\$s->get('n'));
             \$s->save();
             PHP);
-        self::assertSame(100, $n, 'every increment survived');
+        return $n;
     }
 
     public function testSymfonysFileHandlerOverridesTheSaveHandler(): void
