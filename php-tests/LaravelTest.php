@@ -227,7 +227,8 @@ final class LaravelTest extends TestCase
 
     public function testARequestThatFailsOrExitsDoesNotKeepTheLock(): void
     {
-        // A lock left behind would make the next request wait 2 s and fail.
+        // A lock left behind would make the next request wait 2 s and fail with a 500 (visitOk
+        // wants a 200), as the last part of this test shows.
         $this->serve($this->dsn(['lock_wait_timeout' => '2']));
         $first = $this->visitOk('/inc');
         $id = $first['json']['id'];
@@ -238,7 +239,6 @@ final class LaravelTest extends TestCase
         self::assertStringContainsString('this route fails on purpose', $failed['body']);
         $after = $this->visitOk('/inc', $first['cookie']);
         self::assertSame(2, $after['json']['n']);
-        self::assertLessThan(1.5, $after['seconds'], 'no wait for a lock');
 
         // exit() before StartSession saves: nothing is written, and the extension releases the
         // lock when the request ends.
@@ -248,7 +248,6 @@ final class LaravelTest extends TestCase
         self::assertSame(0, $this->redis()->exists($this->key($id) . ':lock'), 'and left no lock');
         $next = $this->visitOk('/inc', $first['cookie']);
         self::assertSame(3, $next['json']['n']);
-        self::assertLessThan(1.5, $next['seconds'], 'no wait for a lock');
 
         // A lock that really is held makes Laravel's request fail after lock_wait_timeout.
         $this->redis()->set($this->key($id) . ':lock', 'someone-else', ['PX' => 10000]);
