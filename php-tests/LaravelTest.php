@@ -42,7 +42,7 @@ final class LaravelTest extends TestCase
         );
         $this->setUpRedisFixture();
         $this->app = PhpProcess::tempDir('cannon-laravel-');
-        self::copyTree(__DIR__ . '/fixtures/laravel', $this->app);
+        PhpProcess::copyTree(__DIR__ . '/fixtures/laravel', $this->app);
         foreach (['bootstrap/cache', 'storage/framework/sessions', 'storage/logs'] as $d) {
             mkdir("$this->app/$d", 0700, true);
         }
@@ -61,21 +61,6 @@ final class LaravelTest extends TestCase
         $unexpected = array_filter(explode("\n", $errors), static fn (string $l): bool => trim($l) !== '' && !str_contains($l, 'laravel app: '));
         if ($unexpected !== [] && !$this->hasFailed()) {
             self::fail("the Laravel app raised PHP errors:\n$errors");
-        }
-    }
-
-    private static function copyTree(string $from, string $to): void
-    {
-        foreach (scandir($from) ?: [] as $entry) {
-            if ($entry === '.' || $entry === '..') {
-                continue;
-            }
-            if (is_dir("$from/$entry")) {
-                mkdir("$to/$entry", 0700);
-                self::copyTree("$from/$entry", "$to/$entry");
-            } else {
-                copy("$from/$entry", "$to/$entry");
-            }
         }
     }
 
@@ -129,43 +114,6 @@ final class LaravelTest extends TestCase
         return $data;
     }
 
-    /**
-     * $clients processes at once, each sending $each GETs of $path with $cookie one after the
-     * other. Returns every response's status.
-     * @return list<int>
-     */
-    private function hammer(string $path, string $cookie, int $clients, int $each): array
-    {
-        $url = var_export($this->server->url($path), true);
-        $header = var_export("Connection: close\r\nCookie: $cookie\r\n", true);
-        $code = <<<PHP
-            \$ctx = stream_context_create(['http' => ['header' => $header, 'timeout' => 30, 'ignore_errors' => true]]);
-            \$statuses = [];
-            for (\$i = 0; \$i < $each; \$i++) {
-                \$http_response_header = [];
-                \$body = @file_get_contents($url, false, \$ctx);
-                \$status = (int) (explode(' ', \$http_response_header[0] ?? '')[1] ?? 0);
-                \$statuses[] = \$status;
-                if (\$status !== 200) { fwrite(STDERR, "\$status: " . substr((string) \$body, 0, 300) . "\\n"); }
-            }
-            echo json_encode(\$statuses);
-            PHP;
-        $handles = [];
-        for ($c = 0; $c < $clients; $c++) {
-            $handles[] = PhpProcess::start($code);
-        }
-        $all = [];
-        foreach ($handles as $h) {
-            $r = PhpProcess::wait($h, 60);
-            self::assertFalse($r['timedOut'], 'a client timed out');
-            self::assertSame(0, $r['exit'], $r['stderr']);
-            $statuses = json_decode($r['stdout'], true);
-            self::assertIsArray($statuses, $r['stdout'] . $r['stderr']);
-            array_push($all, ...$statuses);
-        }
-        return $all;
-    }
-
     // ---- tests -------------------------------------------------------------------------------------
 
     public function testTwoRequestsShareTheSessionThroughTheCookie(): void
@@ -207,7 +155,7 @@ final class LaravelTest extends TestCase
         self::assertNull($first['json']['n']);
 
         // 4 clients x 25 requests, each reading n, sleeping 3 ms, writing n + 1.
-        $statuses = $this->hammer('/inc?sleep_us=3000', $first['cookie'], 4, 25);
+        $statuses = $this->server->hammer('/inc?sleep_us=3000', $first['cookie'], 4, 25);
         self::assertSame(array_fill(0, 100, 200), $statuses);
         self::assertSame(100, $this->storedRedis($id)['n'], 'every increment survived: the lock serialised the requests');
         self::assertSame(100, $this->visitOk('/show', $first['cookie'])['json']['n']);
@@ -220,7 +168,7 @@ final class LaravelTest extends TestCase
         // exact count there is the lock's doing.
         $this->serve($this->dsn(['lock' => '0']));
         $first = $this->visitOk('/show');
-        $statuses = $this->hammer('/inc?sleep_us=20000', $first['cookie'], 4, 10);
+        $statuses = $this->server->hammer('/inc?sleep_us=20000', $first['cookie'], 4, 10);
         self::assertSame(array_fill(0, 40, 200), $statuses);
         self::assertLessThan(40, $this->storedRedis($first['json']['id'])['n']);
     }
@@ -322,7 +270,7 @@ final class LaravelTest extends TestCase
         self::assertGreaterThan(self::LIFETIME_MINUTES * 60 - 30, $ttl, 'session.lifetime is the expiry');
         self::assertLessThanOrEqual(self::LIFETIME_MINUTES * 60 + 1, $ttl);
 
-        $statuses = $this->hammer('/inc?sleep_us=3000', $first['cookie'], 4, 10);
+        $statuses = $this->server->hammer('/inc?sleep_us=3000', $first['cookie'], 4, 10);
         self::assertSame(array_fill(0, 40, 200), $statuses);
         self::assertSame(42, $this->visitOk('/show', $first['cookie'])['json']['n']);
     }

@@ -8,6 +8,7 @@ use Cannon\Session\Tests\DatabaseFixtures\Db;
 use Cannon\Session\Tests\SessionFixtures\RedisFixture;
 use Cannon\Session\Tests\Support\Env;
 use Cannon\Session\Tests\Support\PhpProcess;
+use Cannon\Session\Tests\Support\PhpServer;
 use PHPUnit\Framework\TestCase;
 
 require_once __DIR__ . '/fixtures/session/RedisFixture.php';
@@ -20,9 +21,11 @@ require_once __DIR__ . '/fixtures/database/Db.php';
  *   session.save_handler (`cannon`) does the work;
  * - `handler_id` naming a service of class Cannon\Session\RedisHandler or DatabaseHandler:
  *   NativeSessionStorage with that object as its handler.
- * Each runs in child PHP processes, several at once for the locking tests.
+ * Each runs in child PHP processes, several at once for the locking tests. Then the same through
+ * a real FrameworkBundle app (fixtures/symfony, Debian's php-symfony-framework-bundle) configured
+ * by YAML as the README says, under `php -S` with 4 workers.
  *
- * Without php-symfony-http-foundation these tests fail: scripts/deps.sh installs it.
+ * Without those Symfony packages these tests fail: scripts/deps.sh installs them.
  */
 final class SymfonyTest extends TestCase
 {
@@ -30,6 +33,8 @@ final class SymfonyTest extends TestCase
 
     /** @var list<string> */
     private array $tables = [];
+    private ?PhpServer $server = null;
+    private string $app = '';
 
     protected function setUp(): void
     {
@@ -42,6 +47,14 @@ final class SymfonyTest extends TestCase
 
     protected function tearDown(): void
     {
+        $errors = $this->server?->stop() ?? '';
+        $this->server = null;
+        if ($this->app !== '') {
+            PhpProcess::removeDir($this->app);
+        }
+        if ($errors !== '' && !$this->hasFailed()) {
+            self::fail("the Symfony app raised PHP errors:\n$errors");
+        }
         if ($this->tables !== []) {
             Db::drop(...$this->tables);
         }
@@ -263,5 +276,83 @@ final class SymfonyTest extends TestCase
         } finally {
             PhpProcess::removeDir($dir);
         }
+    }
+
+    // ---- a FrameworkBundle app ---------------------------------------------------------------------
+
+    /** @return array<string, array{string, string}> [APP_ENV of fixtures/symfony, backend] */
+    public static function appEnvironments(): array
+    {
+        return [
+            'handler_id: null + save_handler=cannon' => ['native', 'redis'],
+            'handler_id: RedisHandler service' => ['redis_service', 'redis'],
+            'handler_id: DatabaseHandler service' => ['mysql_service', 'mysql'],
+        ];
+    }
+
+    /** Serves a copy of fixtures/symfony with APP_ENV=$env; php.ini says save_handler=cannon. */
+    private function serveApp(string $env, string $dsn): PhpServer
+    {
+        self::assertNotFalse(
+            stream_resolve_include_path('Symfony/Bundle/FrameworkBundle/autoload.php'),
+            "Debian's php-symfony-framework-bundle is not installed: run scripts/deps.sh"
+        );
+        $this->app = PhpProcess::tempDir('cannon-symfony-');
+        PhpProcess::copyTree(__DIR__ . '/fixtures/symfony', $this->app);
+        $this->server = PhpServer::start("$this->app/public", ['APP_ENV' => $env, 'CANNON_SESSION_DSN' => $dsn], 4,
+            ['session.save_handler' => 'cannon', 'session.save_path' => '"' . $dsn . '"'], "$this->app/public/index.php");
+        return $this->server;
+    }
+
+    /** @return array{json:array, cookie:string} */
+    private function appGet(string $path, string $cookie = ''): array
+    {
+        $r = $this->server->get($path, $cookie);
+        self::assertSame(200, $r['status'], "GET $path: {$r['body']}\n" . $this->server->errors());
+        foreach ($r['headers'] as $line) {
+            if (preg_match('/^Set-Cookie: (PHPSESSID=[^;]*)/i', $line, $m)) {
+                $cookie = $m[1];
+            }
+        }
+        $json = json_decode($r['body'], true);
+        self::assertIsArray($json, $r['body']);
+        return ['json' => $json, 'cookie' => $cookie];
+    }
+
+    /** @dataProvider appEnvironments */
+    public function testAFrameworkBundleAppConfiguredAsTheReadmeSays(string $env, string $backend): void
+    {
+        $dsn = $this->backendDsn($backend);
+        $this->serveApp($env, $dsn);
+
+        $first = $this->appGet('/inc');
+        self::assertSame(1, $first['json']['n']);
+        self::assertNotSame('', $first['cookie'], 'the session cookie was sent');
+        $id = $first['json']['id'];
+        self::assertSame('420', $first['json']['gc_maxlifetime'], 'framework.session.gc_maxlifetime');
+        self::assertStringContainsString('_sf2_attributes|a:1:{s:1:"n";i:1;}', (string) $this->stored($backend, $id));
+        if ($backend === 'redis') {
+            self::assertGreaterThan(400, $this->redis()->ttl($this->key($id)));
+        }
+        $second = $this->appGet('/inc', $first['cookie']);
+        self::assertSame($id, $second['json']['id']);
+        self::assertSame(2, $second['json']['n']);
+
+        // 4 clients x 25 requests of one session, each reading n, sleeping 3 ms, writing n + 1.
+        $statuses = $this->server->hammer('/inc?sleep_us=3000', $first['cookie'], 4, 25);
+        self::assertSame(array_fill(0, 100, 200), $statuses);
+        self::assertSame(102, $this->appGet('/show', $first['cookie'])['json']['n'], 'every increment survived');
+    }
+
+    public function testTheDefaultFileHandlerOfAFrameworkBundleAppIgnoresCannon(): void
+    {
+        // No handler_id in framework.yaml: Symfony 5.4 stores sessions in files even though
+        // php.ini says session.save_handler = cannon.
+        $this->serveApp('file_default', $this->dsn());
+        $first = $this->appGet('/inc');
+        $id = $first['json']['id'];
+        self::assertSame(2, $this->appGet('/inc', $first['cookie'])['json']['n']);
+        self::assertNull($this->stored('redis', $id), 'nothing went to Redis');
+        self::assertFileExists("$this->app/var/cache/file_default/sessions/sess_$id");
     }
 }

@@ -12,7 +12,7 @@ PACKAGES=(
     redis-server redis-tools mariadb-server mariadb-client
     curl openssl ca-certificates
     # php-tests/LaravelTest.php and SymfonyTest.php: Debian 12's Laravel 8.83 and Symfony 5.4
-    php-laravel-framework php-symfony-http-foundation
+    php-laravel-framework php-symfony-http-foundation php-symfony-framework-bundle php-symfony-yaml
 )
 
 is_installed() {

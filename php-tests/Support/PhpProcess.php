@@ -157,6 +157,22 @@ final class PhpProcess
         throw new \RuntimeException('cannot create a temporary directory in ' . sys_get_temp_dir());
     }
 
+    /** Copies the directory tree $from into the existing directory $to. */
+    public static function copyTree(string $from, string $to): void
+    {
+        foreach (scandir($from) ?: [] as $entry) {
+            if ($entry === '.' || $entry === '..') {
+                continue;
+            }
+            if (is_dir("$from/$entry")) {
+                mkdir("$to/$entry", 0700);
+                self::copyTree("$from/$entry", "$to/$entry");
+            } elseif (!copy("$from/$entry", "$to/$entry")) {
+                throw new \RuntimeException("cannot copy $from/$entry");
+            }
+        }
+    }
+
     public static function removeDir(string $dir): void
     {
         if (!is_dir($dir) || is_link($dir)) {

@@ -122,6 +122,51 @@ final class PhpServer
         return ['status' => $status, 'headers' => $http_response_header, 'body' => $body, 'seconds' => $seconds];
     }
 
+    /**
+     * $clients processes at once, each sending $each GETs of $path with $cookieHeader one after
+     * the other (as browser tabs of one user would). Returns every response's status.
+     * @return list<int>
+     */
+    public function hammer(string $path, string $cookieHeader, int $clients, int $each, float $timeoutSec = 60): array
+    {
+        $url = var_export($this->url($path), true);
+        $header = var_export("Connection: close\r\nCookie: $cookieHeader\r\n", true);
+        $code = <<<PHP
+            \$ctx = stream_context_create(['http' => ['header' => $header, 'timeout' => 30, 'ignore_errors' => true]]);
+            \$statuses = [];
+            for (\$i = 0; \$i < $each; \$i++) {
+                \$http_response_header = [];
+                \$body = @file_get_contents($url, false, \$ctx);
+                \$status = (int) (explode(' ', \$http_response_header[0] ?? '')[1] ?? 0);
+                \$statuses[] = \$status;
+                if (\$status !== 200) {
+                    fwrite(STDERR, "\$status: " . substr((string) \$body, 0, 300) . "\\n");
+                }
+            }
+            echo json_encode(\$statuses);
+            PHP;
+        $handles = [];
+        for ($c = 0; $c < $clients; $c++) {
+            $handles[] = PhpProcess::start($code);
+        }
+        $all = [];
+        $problems = '';
+        foreach ($handles as $h) {
+            $r = PhpProcess::wait($h, $timeoutSec);
+            $statuses = json_decode($r['stdout'], true);
+            if ($r['timedOut'] || $r['exit'] !== 0 || !is_array($statuses)) {
+                $problems .= "client exit {$r['exit']}" . ($r['timedOut'] ? ' (timed out)' : '') . ": {$r['stdout']} {$r['stderr']}\n";
+                continue;
+            }
+            $problems .= $r['stderr'];
+            array_push($all, ...$statuses);
+        }
+        if (count($all) !== $clients * $each) {
+            throw new \RuntimeException("hammer $path: not every client finished:\n$problems" . $this->errors());
+        }
+        return $all;
+    }
+
     /** What the pages wrote to the PHP error log so far. */
     public function errors(): string
     {
