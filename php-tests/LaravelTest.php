@@ -17,10 +17,11 @@ require_once __DIR__ . '/fixtures/database/Db.php';
 /**
  * The Laravel integration (integrations/laravel) in a real Laravel 8 app: Debian's
  * php-laravel-framework, the stock EncryptCookies + StartSession middleware, config/session.php
- * with `'driver' => 'cannon'`, served by `php -S` with 4 workers. The app is
- * fixtures/laravel, copied to a temporary directory (Laravel writes its caches there).
+ * with `'driver' => 'cannon'`, served by `php -S` with 4 workers. The app is fixtures/laravel,
+ * copied once to a temporary directory, where the package is installed with the README's two
+ * Composer commands and registered by Laravel's package discovery.
  *
- * Without php-laravel-framework these tests fail: scripts/deps.sh installs it.
+ * Without php-laravel-framework or composer these tests fail: scripts/deps.sh installs them.
  */
 final class LaravelTest extends TestCase
 {
@@ -30,6 +31,8 @@ final class LaravelTest extends TestCase
     private const COOKIE = 'laravel_session';
 
     private ?PhpServer $server = null;
+    /** The app with the package installed, shared by the tests of this class. */
+    private static string $builtApp = '';
     private string $app = '';
     /** @var list<string> */
     private array $tables = [];
@@ -41,10 +44,69 @@ final class LaravelTest extends TestCase
             "Debian's php-laravel-framework is not installed (Illuminate/autoload.php is not on the include_path): run scripts/deps.sh"
         );
         $this->setUpRedisFixture();
-        $this->app = PhpProcess::tempDir('cannon-laravel-');
-        PhpProcess::copyTree(__DIR__ . '/fixtures/laravel', $this->app);
+        if (self::$builtApp === '') {
+            self::$builtApp = self::buildApp();
+        }
+        $this->app = self::$builtApp;
+    }
+
+    public static function tearDownAfterClass(): void
+    {
+        if (self::$builtApp !== '') {
+            PhpProcess::removeDir(self::$builtApp);
+            self::$builtApp = '';
+        }
+    }
+
+    /**
+     * Copies fixtures/laravel to a temporary directory and installs the package there as the
+     * README says: a Composer path repository, then `composer require`.
+     */
+    private static function buildApp(): string
+    {
+        $composer = '/usr/bin/composer';
+        self::assertFileExists($composer, "composer is not installed: run scripts/deps.sh");
+        $app = PhpProcess::tempDir('cannon-laravel-');
+        PhpProcess::copyTree(__DIR__ . '/fixtures/laravel', $app);
         foreach (['bootstrap/cache', 'storage/framework/sessions', 'storage/logs'] as $d) {
-            mkdir("$this->app/$d", 0700, true);
+            mkdir("$app/$d", 0700, true);
+        }
+        // Laravel itself comes from Debian, not Composer: the app's composer.json says it
+        // provides the illuminate/* packages the integration requires, and Packagist is off, so
+        // nothing is downloaded.
+        file_put_contents("$app/composer.json", json_encode([
+            'name' => 'cannon-test/laravel-app',
+            'provide' => ['illuminate/session' => '8.83.26', 'illuminate/support' => '8.83.26'],
+            'repositories' => ['packagist.org' => false],
+        ], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));
+        self::composer($composer, $app, 'config', 'repositories.cannon-session', 'path', Env::repoRoot() . '/integrations/laravel');
+        self::composer($composer, $app, 'require', 'cannon/session-laravel:@dev');
+        self::assertFileExists("$app/vendor/autoload.php");
+        return $app;
+    }
+
+    private static function composer(string $composer, string $cwd, string ...$args): void
+    {
+        $home = PhpProcess::tempDir('cannon-composer-home-');
+        try {
+            $env = getenv();
+            $env['COMPOSER_HOME'] = $home;
+            $env['COMPOSER_ALLOW_SUPERUSER'] = '1';
+            $env['COMPOSER_NO_INTERACTION'] = '1';
+            // The extension is loaded so that Composer sees ext-cannon_session.
+            $cmd = array_merge([PHP_BINARY, '-d', 'extension=' . Env::extPath(), $composer, '--no-ansi'], $args);
+            $proc = proc_open($cmd, [0 => ['file', '/dev/null', 'r'], 1 => ['file', "$home/out", 'w'], 2 => ['file', "$home/out", 'a']], $pipes, $cwd, $env);
+            self::assertIsResource($proc);
+            $deadline = microtime(true) + 60;
+            while (($st = proc_get_status($proc))['running'] && microtime(true) < $deadline) {
+                usleep(10000);
+            }
+            $exit = $st['running'] ? 124 : $st['exitcode'];
+            PhpProcess::kill($proc);
+            proc_close($proc);
+            self::assertSame(0, $exit, 'composer ' . implode(' ', $args) . ":\n" . file_get_contents("$home/out"));
+        } finally {
+            PhpProcess::removeDir($home);
         }
     }
 
@@ -52,7 +114,6 @@ final class LaravelTest extends TestCase
     {
         $errors = $this->server?->stop() ?? '';
         $this->server = null;
-        PhpProcess::removeDir($this->app);
         if ($this->tables !== []) {
             Db::drop(...$this->tables);
         }
@@ -71,7 +132,6 @@ final class LaravelTest extends TestCase
             'CANNON_SESSION_DSN' => $dsn,
             'SESSION_LIFETIME' => (string) self::LIFETIME_MINUTES,
             'SESSION_LOTTERY' => '0',
-            'CANNON_LARAVEL_SRC' => Env::repoRoot() . '/integrations/laravel/src',
         ], 4, [], "$this->app/public/index.php");
         return $this->server;
     }
@@ -122,6 +182,12 @@ final class LaravelTest extends TestCase
         $first = $this->visitOk('/inc');
         self::assertSame(1, $first['json']['n']);
         self::assertSame('Cannon\Session\RedisHandler', $first['json']['handler']);
+        // Package discovery found the provider in vendor/composer/installed.json.
+        $discovered = require "$this->app/bootstrap/cache/packages.php";
+        self::assertSame(
+            ['Cannon\\Session\\Laravel\\CannonSessionServiceProvider'],
+            $discovered['cannon/session-laravel']['providers'] ?? null
+        );
         self::assertNotSame('', $first['cookie'], 'StartSession sends the session cookie');
         $id = $first['json']['id'];
         self::assertMatchesRegularExpression('/^[A-Za-z0-9]{40}$/', $id, "Laravel's own 40-character ids");

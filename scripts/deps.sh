@@ -11,12 +11,16 @@ PACKAGES=(
     libclang-dev pkg-config build-essential gcc make
     redis-server redis-tools mariadb-server mariadb-client
     curl openssl ca-certificates
-    # php-tests/LaravelTest.php and SymfonyTest.php: Debian 12's Laravel 8.83 and Symfony 5.4
-    php-laravel-framework php-symfony-http-foundation php-symfony-framework-bundle php-symfony-yaml
+    # php-tests/LaravelTest.php and SymfonyTest.php: Debian 12's Laravel 8.83 and Symfony 5.4, and
+    # composer (LaravelTest installs integrations/laravel with it, as the README says)
+    php-laravel-framework php-symfony-http-foundation php-symfony-framework-bundle php-symfony-yaml composer
 )
 
 is_installed() {
-    dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+    # No pipe into `grep -q`: grep quits at the first match, dpkg can then die of SIGPIPE, and
+    # pipefail turns that into "not installed" (it did for php-laravel-framework, whose status
+    # is long).
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == 'install ok installed' ]]
 }
 
 missing=()
