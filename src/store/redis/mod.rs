@@ -721,3 +721,5 @@ mod tests;
 // Topology groundwork (Redis Cluster routing, Sentinel discovery), not wired into the store yet.
 #[allow(dead_code)]
 mod slots;
+#[allow(dead_code)]
+mod sentinel;
