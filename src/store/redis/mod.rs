@@ -723,3 +723,5 @@ mod tests;
 mod slots;
 #[allow(dead_code)]
 mod sentinel;
+#[cfg(test)]
+mod testbed;

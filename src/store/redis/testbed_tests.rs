@@ -1,0 +1,188 @@
+//! The routing and discovery groundwork against real topologies started by the test bed.
+use super::*;
+use crate::store::redis::sentinel::{discover, ConnProbe, HostPort, Role, SentinelProbe};
+use crate::store::redis::slots::{key_slot, NodeAddr, Redirect, SlotMap};
+
+fn slot_map(port: u16) -> SlotMap {
+    let r = conn(port).unwrap().cmd(&[b"CLUSTER", b"SLOTS"]).unwrap();
+    SlotMap::from_cluster_slots(&r, "127.0.0.1").unwrap()
+}
+
+fn session_key(i: usize) -> Vec<u8> {
+    format!("PHPSESSID:{{{}-{i}}}", crate::id::generate(24).unwrap()).into_bytes()
+}
+
+/// SET `key` on the node at `port`: Ok on its master, the redirection anywhere else.
+fn set_on(port: u16, key: &[u8]) -> Result<(), Redirect> {
+    match conn(port).unwrap().cmd(&[b"SET", key, b"v"]).unwrap() {
+        Reply::Status(s) if s == b"OK" => Ok(()),
+        Reply::Error(e) => Err(Redirect::parse(&e, "127.0.0.1").unwrap_or_else(|| panic!("not a redirection: {e}"))),
+        other => panic!("SET: {other:?}"),
+    }
+}
+
+#[test]
+fn cluster_routing_reshard_and_failover() {
+    if !available() {
+        return;
+    }
+    let mut c = Cluster::start(3, 1, 2000);
+    eprintln!("cluster of 3 masters + 3 replicas started in {:?}", c.started_in);
+
+    // The map from CLUSTER SLOTS: full coverage, three shards. Redis 7 lists a replica only
+    // once its replication offset is known to the node asked (it skips offset 0), which can take
+    // a moment after `--cluster create`.
+    let t0 = std::time::Instant::now();
+    let map = wait_for("CLUSTER SLOTS to list one replica per master", Duration::from_secs(30), || {
+        let m = slot_map(c.nodes[0]);
+        m.shards().iter().all(|s| s.replicas.len() == 1).then_some(m)
+    });
+    eprintln!("replicas listed in CLUSTER SLOTS {:?} after the cluster was healthy", t0.elapsed());
+    assert_eq!(map.covered(), 16384, "{map:?}");
+    assert_eq!(map.shards().len(), 3, "{map:?}");
+    let masters: Vec<u16> = map.shards().iter().map(|s| s.master.port).collect();
+    let mut sorted = masters.clone();
+    sorted.sort();
+    let mut actual = c.masters();
+    actual.sort();
+    assert_eq!(sorted, actual, "the map's masters are the nodes whose role is master");
+
+    // Every key: the predicted master accepts it; the others answer MOVED to that master.
+    for i in 0..30 {
+        let key = session_key(i);
+        let owner = map.master_for_key(&key).unwrap().clone();
+        assert_eq!(set_on(owner.port, &key), Ok(()), "{}", String::from_utf8_lossy(&key));
+        for &m in masters.iter().filter(|&&m| m != owner.port) {
+            let expected = Redirect::Moved { slot: key_slot(&key), to: owner.clone() };
+            assert_eq!(set_on(m, &key), Err(expected));
+        }
+    }
+
+    // A live reshard: the moved slots answer MOVED from their old master, to the new one.
+    let (from, to) = (masters[0], masters[1]);
+    let took = c.reshard(from, to, 100);
+    eprintln!("live reshard of 100 slots took {took:?}");
+    let after = slot_map(c.nodes[2]);
+    let moved: Vec<u16> = (0..16384u16)
+        .filter(|&s| map.master(s).map(|a| a.port) == Some(from) && after.master(s).map(|a| a.port) == Some(to))
+        .collect();
+    assert_eq!(moved.len(), 100, "{after:?}");
+    let key = (0..)
+        .map(session_key)
+        .find(|k| moved.contains(&key_slot(k)))
+        .unwrap();
+    let new_owner = NodeAddr { host: "127.0.0.1".into(), port: to };
+    let redirect = set_on(from, &key).unwrap_err();
+    assert_eq!(redirect, Redirect::Moved { slot: key_slot(&key), to: new_owner.clone() });
+    let mut patched = map.clone();
+    assert!(patched.moved(key_slot(&key), new_owner.clone()));
+    assert_eq!(patched.master_for_key(&key), Some(&new_owner));
+    assert_eq!(set_on(to, &key), Ok(()));
+
+    // SIGKILL of a master: its replica takes its slots over.
+    let victim = masters[2];
+    let victim_slot = (0..16384u16).find(|&s| after.master(s).map(|a| a.port) == Some(victim)).unwrap();
+    let replica = after.shard(victim_slot).unwrap().replicas[0].port;
+    let t0 = std::time::Instant::now();
+    c.kill9(victim);
+    let survivor = masters[0];
+    wait_for(&format!("replica {replica} to serve slot {victim_slot} after SIGKILL of {victim}"), Duration::from_secs(30), || {
+        let m = slot_map(survivor);
+        let ok = cmd(survivor, &["CLUSTER", "INFO"]).ok().map(|r| text(&r)).and_then(|i| info_field(&i, "cluster_state"));
+        (m.master(victim_slot).map(|a| a.port) == Some(replica) && ok.as_deref() == Some("ok")).then_some(())
+    });
+    let failover = t0.elapsed();
+    eprintln!("cluster failover after SIGKILL of a master (node timeout 2000 ms): slots served again after {failover:?}");
+    let key = (0..).map(session_key).find(|k| after.master_for_key(k).map(|a| a.port) == Some(victim)).unwrap();
+    assert_eq!(set_on(replica, &key), Ok(()));
+}
+
+/// The probe, counting what it was asked.
+struct Counting<'a> {
+    inner: ConnProbe<'a>,
+    questions: usize,
+}
+
+impl SentinelProbe for Counting<'_> {
+    fn master_addr(&mut self, s: &HostPort, service: &str) -> Result<Option<HostPort>, StoreError> {
+        self.questions += 1;
+        self.inner.master_addr(s, service)
+    }
+    fn role(&mut self, node: &HostPort) -> Result<Role, StoreError> {
+        self.questions += 1;
+        self.inner.role(node)
+    }
+}
+
+fn discover_port(cfg: &RedisConfig, sentinels: &[HostPort], service: &str) -> Result<u16, StoreError> {
+    let mut p = ConnProbe::new(cfg, None, Duration::from_millis(500), Duration::from_secs(2));
+    discover(&mut p, sentinels, service).map(|d| d.master.1)
+}
+
+#[test]
+fn sentinel_discovery_and_failover() {
+    if !available() {
+        return;
+    }
+    let mut b = SentinelBed::start(2000, 5000);
+    eprintln!("1 master + 1 replica + 3 sentinels started in {:?}", b.started_in);
+    let cfg = b.config();
+
+    // An unreachable sentinel first: skipped; the master found and confirmed by ROLE.
+    let dead = crate::testutil::free_port();
+    let mut list = vec![("127.0.0.1".to_string(), dead)];
+    list.extend(b.sentinel_addrs());
+    let t0 = std::time::Instant::now();
+    let mut probe = Counting { inner: ConnProbe::new(&cfg, None, Duration::from_millis(500), Duration::from_secs(2)), questions: 0 };
+    let d = discover(&mut probe, &list, SERVICE).unwrap();
+    eprintln!("discovery (one dead sentinel first) took {:?}", t0.elapsed());
+    assert_eq!(d.master, ("127.0.0.1".to_string(), b.master));
+    assert_eq!(d.sentinel, 1);
+    assert_eq!(probe.questions, 3, "dead sentinel, live sentinel, ROLE");
+    // The confirming connection is handed over, usable at once.
+    let (addr, mut conn) = probe.inner.take_master().unwrap();
+    assert_eq!(addr.1, b.master);
+    assert_eq!(conn.cmd(&[b"SET", b"cannon:sentinel:probe", b"1"]).unwrap(), Reply::Status(b"OK".to_vec()));
+    drop(conn);
+
+    // A service no sentinel knows: every sentinel named in the error.
+    let e = discover_port(&cfg, &b.sentinel_addrs(), "nosuch").unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("does not know \"nosuch\""), "{m}");
+    for s in &b.sentinels {
+        assert!(m.contains(&format!("127.0.0.1:{s}")), "{m}");
+    }
+
+    // SENTINEL FAILOVER: discovery finds the promoted replica.
+    let t0 = std::time::Instant::now();
+    b.failover(b.sentinels[1]);
+    let promoted = wait_for("discovery to name the promoted replica", Duration::from_secs(30), || {
+        discover_port(&cfg, &b.sentinel_addrs(), SERVICE).ok().filter(|p| *p == b.replica)
+    });
+    let switched = t0.elapsed();
+    assert_eq!(promoted, b.replica);
+    wait_for("every sentinel to name the promoted replica", Duration::from_secs(10), || {
+        b.sentinels.iter().all(|&s| b.master_by(s) == Some(b.replica)).then_some(())
+    });
+    eprintln!("SENTINEL FAILOVER: discovery named the promoted replica after {switched:?}");
+    // The old master keeps saying it is a master for a while: the window a driver must cover.
+    let role_of = |port: u16| cmd(port, &["ROLE"]).ok().and_then(|r| crate::store::redis::sentinel::parse_role(&r).ok());
+    wait_for("the old master to be reconfigured as a replica", Duration::from_secs(30), || {
+        matches!(role_of(b.master), Some(Role::Replica { .. })).then_some(())
+    });
+    eprintln!("SENTINEL FAILOVER: the old master said ROLE master until {:?} after the failover", t0.elapsed());
+
+    // SIGKILL of the (new) master: the sentinels promote the old one back.
+    wait_for("the old master's link to the new master", Duration::from_secs(20), || {
+        let info = text(&cmd(b.master, &["INFO", "replication"]).ok()?);
+        (info_field(&info, "master_link_status").as_deref() == Some("up")).then_some(())
+    });
+    let t0 = std::time::Instant::now();
+    b.kill9(b.replica);
+    let back = wait_for(&format!("promotion after SIGKILL of the master{}", b.bed.logs()), Duration::from_secs(40), || {
+        discover_port(&cfg, &b.sentinel_addrs(), SERVICE).ok().filter(|p| *p == b.master)
+    });
+    assert_eq!(back, b.master);
+    eprintln!("SIGKILL of the master (down-after 2000 ms): discovery named the promoted replica after {:?}", t0.elapsed());
+    assert!(role_of(b.master).is_some_and(|r| r.is_master()));
+}
