@@ -135,15 +135,16 @@ impl Bed {
             self.used_ports.extend(&ports);
             let args = make(&self.dir, &ports);
             let log = self.dir.join(format!("{name}-{}.log", ports[0]));
-            let mut child = Command::new("redis-server")
+            let mut command = Command::new("redis-server");
+            command
                 .args(&args)
                 .args(["--logfile", &log.display().to_string()])
                 .current_dir(&self.dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("topology test bed: cannot run redis-server");
+                .stderr(Stdio::null());
+            die_with_parent(&mut command);
+            let mut child = command.spawn().expect("topology test bed: cannot run redis-server");
             let start = Instant::now();
             loop {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -186,6 +187,23 @@ impl Bed {
             out.push_str(&format!("\n--- {} {} ---\n{}", p.name, p.port, tail(&log)));
         }
         out
+    }
+}
+
+/// A test process killed outright (SIGKILL, a CI timeout) cannot run `Drop`: have the kernel
+/// kill its servers then. Linux sends the signal when the spawning *thread* ends: a bed must be
+/// started on a thread that outlives its use (a test's own thread; not a worker shared by tests).
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
     }
 }
 
