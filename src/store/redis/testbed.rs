@@ -31,11 +31,16 @@ pub fn available() -> bool {
 
 /// A plain single-node configuration for `127.0.0.1:port`.
 pub fn node_config(port: u16) -> RedisConfig {
+    auth_config(port, None)
+}
+
+/// The same, with a password (`requirepass`).
+pub fn auth_config(port: u16, password: Option<&str>) -> RedisConfig {
     RedisConfig {
         addr: RedisAddr::Tcp { host: "127.0.0.1".into(), port },
         db: 0,
         username: None,
-        password: None,
+        password: password.map(crate::config::Secret::new),
         tls: None,
         topology: RedisTopology::Single,
         wait: 0,
@@ -45,13 +50,21 @@ pub fn node_config(port: u16) -> RedisConfig {
 
 /// A connection to `127.0.0.1:port` (connect 1 s, calls 3 s).
 pub fn conn(port: u16) -> Result<Conn, StoreError> {
-    Conn::connect(&node_config(port), None, Duration::from_secs(1), Duration::from_secs(3))
+    conn_auth(port, None)
+}
+
+pub fn conn_auth(port: u16, password: Option<&str>) -> Result<Conn, StoreError> {
+    Conn::connect(&auth_config(port, password), None, Duration::from_secs(1), Duration::from_secs(3))
 }
 
 /// One command on a fresh connection.
 pub fn cmd(port: u16, args: &[&str]) -> Result<Reply, StoreError> {
+    cmd_auth(port, None, args)
+}
+
+pub fn cmd_auth(port: u16, password: Option<&str>, args: &[&str]) -> Result<Reply, StoreError> {
     let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    conn(port)?.cmd(&args)
+    conn_auth(port, password)?.cmd(&args)
 }
 
 /// A reply as text (status or bulk), for INFO-style answers.
@@ -106,6 +119,8 @@ struct Proc {
     port: u16,
     name: String,
     child: Option<Child>,
+    /// Its `requirepass`, if any.
+    password: Option<String>,
 }
 
 /// The processes of one bed and their directory.
@@ -128,7 +143,13 @@ impl Bed {
     /// gives redis-server's arguments. `n_ports` ports are allocated (the first is the one
     /// clients use). A server that exits before answering PING (a port taken meanwhile by
     /// someone else) is retried on new ports, three times at most. Returns the ports.
-    fn spawn(&mut self, name: &str, n_ports: usize, make: impl Fn(&Path, &[u16]) -> Vec<String>) -> Vec<u16> {
+    fn spawn(
+        &mut self,
+        name: &str,
+        n_ports: usize,
+        password: Option<&str>,
+        make: impl Fn(&Path, &[u16]) -> Vec<String>,
+    ) -> Vec<u16> {
         let mut last = String::new();
         for _attempt in 0..3 {
             let ports = free_ports(n_ports, &self.used_ports);
@@ -151,8 +172,9 @@ impl Bed {
                     last = format!("{name} on {} exited at start ({status}): {}", ports[0], tail(&log));
                     break;
                 }
-                if matches!(cmd(ports[0], &["PING"]), Ok(Reply::Status(s)) if s == b"PONG") {
-                    self.procs.push(Proc { port: ports[0], name: name.to_string(), child: Some(child) });
+                if matches!(cmd_auth(ports[0], password, &["PING"]), Ok(Reply::Status(s)) if s == b"PONG") {
+                    let password = password.map(str::to_string);
+                    self.procs.push(Proc { port: ports[0], name: name.to_string(), child: Some(child), password });
                     return ports;
                 }
                 if start.elapsed() > Duration::from_secs(10) {
@@ -164,6 +186,12 @@ impl Bed {
             }
         }
         panic!("topology test bed: {last}");
+    }
+
+    /// One command to the server on `port`, with its password.
+    pub fn cmd(&self, port: u16, args: &[&str]) -> Result<Reply, StoreError> {
+        let pw = self.procs.iter().find(|p| p.port == port).and_then(|p| p.password.as_deref());
+        cmd_auth(port, pw, args)
     }
 
     /// The PID of the server on `port`, while it runs.
@@ -287,7 +315,7 @@ impl Cluster {
         let mut nodes = Vec::new();
         for _ in 0..masters * (1 + replicas) {
             let timeout = node_timeout_ms.to_string();
-            let ports = bed.spawn("node", 2, |dir, p| {
+            let ports = bed.spawn("node", 2, None, |dir, p| {
                 vec![
                     "--port".into(),
                     p[0].to_string(),
@@ -334,7 +362,7 @@ impl Cluster {
         };
         for &p in &live {
             loop {
-                let ok = cmd(p, &["CLUSTER", "INFO"]).map(|r| info_field(&text(&r), "cluster_state").as_deref() == Some("ok"));
+                let ok = self.bed.cmd(p, &["CLUSTER", "INFO"]).map(|r| info_field(&text(&r), "cluster_state").as_deref() == Some("ok"));
                 if ok.unwrap_or(false) {
                     break;
                 }
@@ -342,7 +370,7 @@ impl Cluster {
                 std::thread::sleep(Duration::from_millis(50));
             }
             loop {
-                let info = cmd(p, &["INFO", "replication"]).map(|r| text(&r)).unwrap_or_default();
+                let info = self.bed.cmd(p, &["INFO", "replication"]).map(|r| text(&r)).unwrap_or_default();
                 let role = info_field(&info, "role");
                 if role.as_deref() == Some("master") || info_field(&info, "master_link_status").as_deref() == Some("up") {
                     break;
@@ -372,7 +400,7 @@ impl Cluster {
 
     /// The node id of the node on `port` (`CLUSTER MYID`).
     pub fn node_id(&self, port: u16) -> String {
-        text(&cmd(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID"))
+        text(&self.bed.cmd(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID"))
     }
 
     /// The ports of the nodes that say they are masters right now.
@@ -381,7 +409,7 @@ impl Cluster {
             .iter()
             .copied()
             .filter(|p| {
-                cmd(*p, &["INFO", "replication"]).is_ok_and(|r| info_field(&text(&r), "role").as_deref() == Some("master"))
+                self.bed.cmd(*p, &["INFO", "replication"]).is_ok_and(|r| info_field(&text(&r), "role").as_deref() == Some("master"))
             })
             .collect()
     }
@@ -419,16 +447,27 @@ pub struct SentinelBed {
     pub sentinels: Vec<u16>,
     /// How long `start` took, until every sentinel knows the replica and the other sentinels.
     pub started_in: Duration,
+    /// `(data nodes, sentinels)` passwords, when set.
+    pub passwords: Option<(String, String)>,
 }
 
 impl SentinelBed {
     /// `down_after_ms`: `sentinel down-after-milliseconds`; `failover_timeout_ms`:
-    /// `sentinel failover-timeout`.
-    pub fn start(down_after_ms: u64, failover_timeout_ms: u64) -> SentinelBed {
+    /// `sentinel failover-timeout`; `passwords`: `(data nodes, sentinels)`, each `requirepass`
+    /// (and what the sentinels and replicas use to reach them).
+    pub fn start(down_after_ms: u64, failover_timeout_ms: u64, passwords: Option<(&str, &str)>) -> SentinelBed {
         let t0 = Instant::now();
         let mut bed = Bed::new("sentinel");
+        let (data_pw, sentinel_pw) = match passwords {
+            Some((d, s)) => (Some(d), Some(s)),
+            None => (None, None),
+        };
         let data_args = |dir: &Path, p: &[u16]| -> Vec<String> {
-            vec![
+            let mut auth = Vec::new();
+            if let Some(pw) = data_pw {
+                auth = vec!["--requirepass".into(), pw.to_string(), "--masterauth".into(), pw.to_string()];
+            }
+            let mut a: Vec<String> = vec![
                 "--port".into(),
                 p[0].to_string(),
                 "--bind".into(),
@@ -439,24 +478,26 @@ impl SentinelBed {
                 "".into(),
                 "--appendonly".into(),
                 "no".into(),
-            ]
+            ];
+            a.extend(auth);
+            a
         };
-        let master = bed.spawn("data", 1, data_args)[0];
-        let replica = bed.spawn("data", 1, |dir, p| {
+        let master = bed.spawn("data", 1, data_pw, data_args)[0];
+        let replica = bed.spawn("data", 1, data_pw, |dir, p| {
             let mut a = data_args(dir, p);
             a.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
             a
         })[0];
         // The replica linked before the sentinels start: their first INFO of the master lists it.
         wait_for("the replica's link to the master", Duration::from_secs(20), || {
-            let info = text(&cmd(replica, &["INFO", "replication"]).ok()?);
+            let info = text(&cmd_auth(replica, data_pw, &["INFO", "replication"]).ok()?);
             (info_field(&info, "master_link_status").as_deref() == Some("up")).then_some(())
         });
         let mut sentinels = Vec::new();
         for _ in 0..3 {
-            let port = bed.spawn("sentinel", 1, |dir, p| {
+            let port = bed.spawn("sentinel", 1, sentinel_pw, |dir, p| {
                 let conf = dir.join(format!("sentinel-{}.conf", p[0]));
-                let text = format!(
+                let mut text = format!(
                     "port {port}\nbind 127.0.0.1\ndir {dir}\n\
                      sentinel monitor {SERVICE} 127.0.0.1 {master} 2\n\
                      sentinel down-after-milliseconds {SERVICE} {down_after_ms}\n\
@@ -465,18 +506,25 @@ impl SentinelBed {
                     port = p[0],
                     dir = dir.display(),
                 );
+                if let Some(pw) = data_pw {
+                    text.push_str(&format!("sentinel auth-pass {SERVICE} {pw}\n"));
+                }
+                if let Some(pw) = sentinel_pw {
+                    // Sentinels reach each other with it too.
+                    text.push_str(&format!("requirepass {pw}\nsentinel sentinel-pass {pw}\n"));
+                }
                 std::fs::write(&conf, text).expect("write sentinel.conf");
                 vec![conf.display().to_string(), "--sentinel".into()]
             })[0];
             sentinels.push(port);
         }
-        let b = SentinelBed { bed, master, replica, sentinels, started_in: Duration::ZERO };
+        let b = SentinelBed { bed, master, replica, sentinels, started_in: Duration::ZERO, passwords: passwords.map(|(d, s)| (d.to_string(), s.to_string())) };
         for &s in &b.sentinels {
             wait_for(
                 &format!("sentinel {s} to know the replica and 2 other sentinels{}", b.bed.logs()),
                 Duration::from_secs(30),
                 || {
-                    let m = pairs(&cmd(s, &["SENTINEL", "MASTER", SERVICE]).ok()?);
+                    let m = pairs(&b.bed.cmd(s, &["SENTINEL", "MASTER", SERVICE]).ok()?);
                     let get = |k: &str| m.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
                     let ready = get("num-slaves").as_deref() == Some("1")
                         && get("num-other-sentinels").as_deref() == Some("2")
@@ -493,28 +541,32 @@ impl SentinelBed {
         self.sentinels.iter().map(|p| ("127.0.0.1".to_string(), *p)).collect()
     }
 
-    /// A `redis+sentinel://` configuration for this bed.
+    /// The `redis+sentinel://` DSN for this bed, passwords included.
+    pub fn dsn(&self) -> String {
+        let hosts: Vec<String> = self.sentinels.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        match &self.passwords {
+            Some((d, s)) => format!("redis+sentinel://:{d}@{}/{SERVICE}?sentinel_password={s}", hosts.join(",")),
+            None => format!("redis+sentinel://{}/{SERVICE}", hosts.join(",")),
+        }
+    }
+
+    /// The configuration `dsn()` parses to.
     pub fn config(&self) -> RedisConfig {
-        let mut c = node_config(self.sentinels[0]);
-        c.topology = RedisTopology::Sentinel {
-            sentinels: self.sentinel_addrs(),
-            service: SERVICE.into(),
-            username: None,
-            password: None,
-            tls: false,
-        };
-        c
+        match crate::config::parse_dsn(&self.dsn()).expect("the bed's DSN").backend {
+            crate::config::Backend::Redis(r) => r,
+            other => panic!("{other:?}"),
+        }
     }
 
     /// `SENTINEL FAILOVER` through the sentinel on `sentinel`.
     pub fn failover(&self, sentinel: u16) {
-        let r = cmd(sentinel, &["SENTINEL", "FAILOVER", SERVICE]).expect("SENTINEL FAILOVER");
+        let r = self.bed.cmd(sentinel, &["SENTINEL", "FAILOVER", SERVICE]).expect("SENTINEL FAILOVER");
         assert_eq!(r, Reply::Status(b"OK".to_vec()), "SENTINEL FAILOVER: {r:?}");
     }
 
     /// The master's port according to the sentinel on `sentinel`.
     pub fn master_by(&self, sentinel: u16) -> Option<u16> {
-        let r = cmd(sentinel, &["SENTINEL", "get-master-addr-by-name", SERVICE]).ok()?;
+        let r = self.bed.cmd(sentinel, &["SENTINEL", "get-master-addr-by-name", SERVICE]).ok()?;
         super::sentinel::parse_master_addr(&r).ok()?.map(|(_, p)| p)
     }
 

@@ -114,6 +114,10 @@ impl SentinelProbe for Counting<'_> {
     }
 }
 
+fn role_of(bed: &Bed, port: u16) -> Option<Role> {
+    bed.cmd(port, &["ROLE"]).ok().and_then(|r| crate::store::redis::sentinel::parse_role(&r).ok())
+}
+
 fn discover_port(cfg: &RedisConfig, sentinels: &[HostPort], service: &str) -> Result<u16, StoreError> {
     let mut p = ConnProbe::new(cfg, None, Duration::from_millis(500), Duration::from_secs(2));
     discover(&mut p, sentinels, service).map(|d| d.master.1)
@@ -124,9 +128,13 @@ fn sentinel_discovery_and_failover() {
     if !available() {
         return;
     }
-    let mut b = SentinelBed::start(2000, 5000);
-    eprintln!("1 master + 1 replica + 3 sentinels started in {:?}", b.started_in);
+    let (data_pw, sentinel_pw) = ("data-Pw-7f3a", "sentinel-Pw-91c2");
+    let mut b = SentinelBed::start(2000, 5000, Some((data_pw, sentinel_pw)));
+    eprintln!("1 master + 1 replica + 3 sentinels (with passwords) started in {:?}", b.started_in);
+    // From the DSN: the authority's password for the data nodes, sentinel_password for the
+    // sentinels.
     let cfg = b.config();
+    assert!(!crate::config::parse_dsn(&b.dsn()).unwrap().redacted().contains("Pw-"));
 
     // An unreachable sentinel first: skipped; the master found and confirmed by ROLE.
     let dead = crate::testutil::free_port();
@@ -144,6 +152,21 @@ fn sentinel_discovery_and_failover() {
     assert_eq!(addr.1, b.master);
     assert_eq!(conn.cmd(&[b"SET", b"cannon:sentinel:probe", b"1"]).unwrap(), Reply::Status(b"OK".to_vec()));
     drop(conn);
+
+    // Wrong passwords: an Auth error naming where, never a password.
+    let dsn = b.dsn();
+    for (wrong, what) in [
+        (dsn.replace(sentinel_pw, "not-the-sentinel-pw"), "sentinel"),
+        (dsn.replace(data_pw, "not-the-data-pw"), "master"),
+    ] {
+        let crate::config::Backend::Redis(wrong_cfg) = crate::config::parse_dsn(&wrong).unwrap().backend else { panic!() };
+        let e = discover_port(&wrong_cfg, &b.sentinel_addrs(), SERVICE).unwrap_err();
+        let m = e.to_string();
+        assert_eq!(e.server_kind(), Some(crate::store::error::ServerErrorKind::Auth), "{m}");
+        assert!(m.contains(&format!("{what} 127.0.0.1:")), "{m}");
+        assert!(!m.contains("Pw-") && !m.contains("not-the"), "{m}");
+        eprintln!("wrong {what} password: {m}");
+    }
 
     // A service no sentinel knows: every sentinel named in the error.
     let e = discover_port(&cfg, &b.sentinel_addrs(), "nosuch").unwrap_err();
@@ -166,15 +189,14 @@ fn sentinel_discovery_and_failover() {
     });
     eprintln!("SENTINEL FAILOVER: discovery named the promoted replica after {switched:?}");
     // The old master keeps saying it is a master for a while: the window a driver must cover.
-    let role_of = |port: u16| cmd(port, &["ROLE"]).ok().and_then(|r| crate::store::redis::sentinel::parse_role(&r).ok());
     wait_for("the old master to be reconfigured as a replica", Duration::from_secs(30), || {
-        matches!(role_of(b.master), Some(Role::Replica { .. })).then_some(())
+        matches!(role_of(&b.bed, b.master), Some(Role::Replica { .. })).then_some(())
     });
     eprintln!("SENTINEL FAILOVER: the old master said ROLE master until {:?} after the failover", t0.elapsed());
 
     // SIGKILL of the (new) master: the sentinels promote the old one back.
     wait_for("the old master's link to the new master", Duration::from_secs(20), || {
-        let info = text(&cmd(b.master, &["INFO", "replication"]).ok()?);
+        let info = text(&b.bed.cmd(b.master, &["INFO", "replication"]).ok()?);
         (info_field(&info, "master_link_status").as_deref() == Some("up")).then_some(())
     });
     let t0 = std::time::Instant::now();
@@ -184,5 +206,5 @@ fn sentinel_discovery_and_failover() {
     });
     assert_eq!(back, b.master);
     eprintln!("SIGKILL of the master (down-after 2000 ms): discovery named the promoted replica after {:?}", t0.elapsed());
-    assert!(role_of(b.master).is_some_and(|r| r.is_master()));
+    assert!(role_of(&b.bed, b.master).is_some_and(|r| r.is_master()));
 }
