@@ -336,6 +336,13 @@ impl Cluster {
                     "".into(),
                     "--appendonly".into(),
                     "no".into(),
+                    // A replica's first sync starts at once, not after the default 5 s wait.
+                    "--repl-diskless-sync-delay".into(),
+                    "0".into(),
+                    // Replicas' offsets move (and CLUSTER SLOTS lists them) within a second on
+                    // an idle cluster, not ten.
+                    "--repl-ping-replica-period".into(),
+                    "1".into(),
                 ]
             });
             nodes.push(ports[0]);
@@ -346,6 +353,13 @@ impl Cluster {
         redis_cli(&args, Duration::from_secs(60));
         let c = Cluster { bed, nodes, started_in: Duration::ZERO };
         c.wait_healthy(Duration::from_secs(40));
+        // Redis 7 leaves a replica out of CLUSTER SLOTS while its replication offset is 0.
+        let seed = c.nodes[0];
+        wait_for(&format!("CLUSTER SLOTS to list {replicas} replica(s) per master"), Duration::from_secs(30), || {
+            let r = c.bed.cmd(seed, &["CLUSTER", "SLOTS"]).ok()?;
+            let map = super::slots::SlotMap::from_cluster_slots(&r, "127.0.0.1").ok()?;
+            (map.shards().len() == masters && map.shards().iter().all(|s| s.replicas.len() == replicas)).then_some(())
+        });
         Cluster { started_in: t0.elapsed(), ..c }
     }
 
@@ -478,6 +492,9 @@ impl SentinelBed {
                 "".into(),
                 "--appendonly".into(),
                 "no".into(),
+                // A replica's first sync starts at once, not after the default 5 s wait.
+                "--repl-diskless-sync-delay".into(),
+                "0".into(),
             ];
             a.extend(auth);
             a
@@ -578,3 +595,4 @@ impl SentinelBed {
 #[cfg(test)]
 #[path = "testbed_tests.rs"]
 mod tests;
+
