@@ -57,6 +57,19 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16(hash_tag(key)) & (SLOTS as u16 - 1)
 }
 
+/// A session's key on a cluster: `prefix{id}`. The braces make `id` the hash tag, so the lock
+/// key (this key followed by `:lock`) lands in the same slot and one node serves both: a locked
+/// cycle stays one pipeline per step. (The DSN refuses braces in a cluster prefix, and session
+/// ids have none.) These keys differ from a single node's `prefix` + `id`.
+pub fn tagged_key(prefix: &str, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + id.len() + 2 + 5);
+    k.extend_from_slice(prefix.as_bytes());
+    k.push(b'{');
+    k.extend_from_slice(id.as_bytes());
+    k.push(b'}');
+    k
+}
+
 /// A node's address, as the cluster announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeAddr {

@@ -451,6 +451,48 @@ impl Cluster {
     pub fn kill9(&mut self, port: u16) {
         self.bed.kill9(port)
     }
+
+    /// Starts moving `slot` from the master on `from` to the master on `to` by hand (the first
+    /// half of a reshard): `to` IMPORTING, `from` MIGRATING. From now on `from` answers ASK for
+    /// keys of the slot it does not hold.
+    pub fn begin_migration(&self, slot: u16, from: u16, to: u16) {
+        let slot = slot.to_string();
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let ok = |r: Result<Reply, StoreError>, what: &str| {
+            assert_eq!(r.as_ref().ok(), Some(&Reply::Status(b"OK".to_vec())), "{what}: {r:?}");
+        };
+        ok(self.bed.cmd(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]), "SETSLOT IMPORTING");
+        ok(self.bed.cmd(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]), "SETSLOT MIGRATING");
+    }
+
+    /// Finishes it: moves the slot's remaining keys (`MIGRATE`) and assigns the slot to `to` on
+    /// every live master.
+    pub fn finish_migration(&self, slot: u16, from: u16, to: u16) {
+        let s = slot.to_string();
+        loop {
+            let keys = match self.bed.cmd(from, &["CLUSTER", "GETKEYSINSLOT", &s, "100"]) {
+                Ok(Reply::Array(k)) => k,
+                other => panic!("CLUSTER GETKEYSINSLOT: {other:?}"),
+            };
+            if keys.is_empty() {
+                break;
+            }
+            let names: Vec<String> = keys.iter().map(text).collect();
+            let port = to.to_string();
+            let mut args = vec!["MIGRATE", "127.0.0.1", &port, "", "0", "5000", "KEYS"];
+            args.extend(names.iter().map(String::as_str));
+            let r = self.bed.cmd(from, &args);
+            assert_eq!(r.as_ref().ok(), Some(&Reply::Status(b"OK".to_vec())), "MIGRATE: {r:?}");
+        }
+        let to_id = self.node_id(to);
+        // The new owner first, then the old one, then the rest (as redis-cli does).
+        let mut order = vec![to, from];
+        order.extend(self.masters().into_iter().filter(|p| *p != to && *p != from));
+        for p in order {
+            let r = self.bed.cmd(p, &["CLUSTER", "SETSLOT", &s, "NODE", &to_id]);
+            assert_eq!(r.as_ref().ok(), Some(&Reply::Status(b"OK".to_vec())), "SETSLOT NODE on {p}: {r:?}");
+        }
+    }
 }
 
 /// One master, one replica and three sentinels on loopback.

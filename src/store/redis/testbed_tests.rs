@@ -73,6 +73,27 @@ fn cluster_routing_reshard_and_failover() {
     assert_eq!(patched.master_for_key(&key), Some(&new_owner));
     assert_eq!(set_on(to, &key), Ok(()));
 
+    // A slot migrating by hand: the old owner answers ASK for a key it does not hold; the new
+    // owner takes it after ASKING (and answers MOVED back without); once the slot is assigned,
+    // the old owner answers MOVED.
+    let (from, to) = (masters[1], masters[0]);
+    let slot = (0..16384u16).find(|&s| after.master(s).map(|a| a.port) == Some(from)).unwrap();
+    let key = (0..).map(session_key).find(|k| key_slot(k) == slot).unwrap();
+    c.begin_migration(slot, from, to);
+    let dest = NodeAddr { host: "127.0.0.1".into(), port: to };
+    assert_eq!(set_on(from, &key), Err(Redirect::Ask { slot, to: dest.clone() }));
+    assert_eq!(set_on(to, &key), Err(Redirect::Moved { slot, to: NodeAddr { host: "127.0.0.1".into(), port: from } }));
+    let mut target = conn(to).unwrap();
+    target.encode(&[b"ASKING"]);
+    target.encode(&[b"SET", &key, b"asked"]);
+    let replies = target.flush_and_read(2).unwrap();
+    assert_eq!(replies, vec![Reply::Status(b"OK".to_vec()), Reply::Status(b"OK".to_vec())]);
+    c.finish_migration(slot, from, to);
+    assert_eq!(set_on(from, &key), Err(Redirect::Moved { slot, to: dest }));
+    assert_eq!(conn(to).unwrap().cmd(&[b"GET", &key]).unwrap(), Reply::Bulk(b"asked".to_vec()));
+    let after = slot_map(c.nodes[2]);
+    assert_eq!(after.master(slot).map(|a| a.port), Some(to));
+
     // SIGKILL of a master: its replica takes its slots over.
     let victim = masters[2];
     let victim_slot = (0..16384u16).find(|&s| after.master(s).map(|a| a.port) == Some(victim)).unwrap();
