@@ -230,6 +230,13 @@ fn parse_host_list(s: &str, default_port: u16, what: &str, example: &str) -> Res
     if s.is_empty() {
         return err(format!("empty {what} list: give at least one host, e.g. {example}"));
     }
+    // Options where hosts belong (a mistyped phpredis form, a missing '?'): not echoed, as
+    // they may hold a password.
+    if s.contains('=') || s.contains('&') {
+        return err(format!(
+            "invalid {what} list: '=' or '&' before '?' (options go after '?'; phpredis' form starts with seed[]=host:port)"
+        ));
+    }
     let mut out = Vec::new();
     for item in s.split(',') {
         if item.is_empty() {
@@ -454,8 +461,15 @@ fn parse_redis_cluster(rest: &str, opts: Opts, tls: bool) -> Result<Config, Conf
     redis_config(Config::redis_default(), RedisAddr::Tcp { host, port }, db, user, pass, opts, tls, RedisTopology::Cluster { seeds })
 }
 
-/// phpredis' `rediscluster` save_path: some `seed[...]` key among `&`-separated pairs.
+/// phpredis' `rediscluster` save_path: it starts with an option (`key=`, a plain key: never
+/// hosts or credentials, which must not be read as option names and echoed in an error), and
+/// some `seed[...]` key is among its `&`-separated pairs.
 fn is_phpredis_seed_form(q: &str) -> bool {
+    let plain_key = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_[]%".contains(&b));
+    let first = q.split('&').next().unwrap_or("");
+    if !first.split_once('=').is_some_and(|(k, _)| plain_key(k)) {
+        return false;
+    }
     q.split('&').any(|pair| {
         let key = pair.split('=').next().unwrap_or("");
         let key = percent_decode(key, "option name").unwrap_or_default();

@@ -231,6 +231,14 @@ fn topology_errors_name_the_problem() {
         ("redis+cluster://seed[]=n1:7000&bogus=1", "unknown DSN option"),
         ("redis+cluster://seed[]=n1:7000&auth[]=a&auth[]=b&auth[]=hunter2", "auth"),
         ("redis+clustr://n1", "scheme"),
+        ("redis+cluster://seeds[]=n1:7000&auth=hunter2", "'=' or '&' before '?'"),
+        // Found by fuzz_dsn: credentials then a seed[] option were read as phpredis' form, and
+        // the authority echoed as an unknown option name.
+        ("redis+cluster://:hunter2@db.local/1?seed[]=off", "seed[]"),
+        ("redis+cluster://bob:hunter2@[::1]:1,h?lock=1&seed[]=h:1", "seed[]"),
+        ("redis+cluster://:hunter2@h,db.local:,x:0/?seed[]=1", "port"),
+        ("redis+cluster://n1:7000&auth=hunter2", "'=' or '&' before '?'"),
+        ("redis+sentinel://s1:26379&sentinel_password=hunter2/m", "'=' or '&' before '?'"),
     ];
     for (dsn, word) in cases {
         let e = match parse_dsn(dsn) {
