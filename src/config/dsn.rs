@@ -18,7 +18,7 @@ pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
     let (scheme, rest) = match dsn.find("://") {
         Some(i) => (dsn[..i].to_ascii_lowercase(), &dsn[i + 3..]),
         None => {
-            return err("invalid DSN: missing scheme (expected redis://, redis+unix:// or mysql://)")
+            return err("invalid DSN: missing scheme (expected redis://, redis+unix://, redis+sentinel://, redis+cluster:// or mysql://)")
         }
     };
     let cluster_tls = match scheme.as_str() {

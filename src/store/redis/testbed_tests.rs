@@ -166,6 +166,22 @@ fn sentinel_discovery_and_failover() {
     let (addr, mut conn) = probe.inner.take_master().unwrap();
     assert_eq!(addr.1, b.master);
     assert_eq!(conn.cmd(&[b"SET", b"cannon:sentinel:probe", b"1"]).unwrap(), Reply::Status(b"OK".to_vec()));
+    // What `wait=1` costs on loopback: SET alone against SET + WAIT 1 100 in one pipeline.
+    let rounds = 300;
+    let t0 = std::time::Instant::now();
+    for _ in 0..rounds {
+        conn.cmd(&[b"SET", b"cannon:sentinel:probe", b"1"]).unwrap();
+    }
+    let plain = t0.elapsed() / rounds;
+    let t0 = std::time::Instant::now();
+    for _ in 0..rounds {
+        conn.encode(&[b"SET", b"cannon:sentinel:probe", b"1"]);
+        conn.encode(&[b"WAIT", b"1", b"100"]);
+        let r = conn.flush_and_read(2).unwrap();
+        assert_eq!(r[1], Reply::Int(1), "the replica acknowledges");
+    }
+    let waited = t0.elapsed() / rounds;
+    eprintln!("SET {plain:?} per call; SET + WAIT 1 100 pipelined {waited:?} per call (replica on loopback)");
     drop(conn);
 
     // Wrong passwords: an Auth error naming where, never a password.
@@ -222,4 +238,15 @@ fn sentinel_discovery_and_failover() {
     assert_eq!(back, b.master);
     eprintln!("SIGKILL of the master (down-after 2000 ms): discovery named the promoted replica after {:?}", t0.elapsed());
     assert!(role_of(&b.bed, b.master).is_some_and(|r| r.is_master()));
+
+    // No replica left: WAIT 1 gives 0 acknowledgements once its timeout has passed.
+    let mut c = conn_auth(b.master, Some(data_pw)).unwrap();
+    c.encode(&[b"SET", b"cannon:sentinel:probe", b"2"]);
+    c.encode(&[b"WAIT", b"1", b"100"]);
+    let t0 = std::time::Instant::now();
+    let r = c.flush_and_read(2).unwrap();
+    assert_eq!(r[1], Reply::Int(0));
+    let waited = t0.elapsed();
+    assert!(waited >= Duration::from_millis(95), "{waited:?}");
+    eprintln!("SET + WAIT 1 100 with no replica: 0 acknowledgements after {waited:?}");
 }
