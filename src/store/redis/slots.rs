@@ -264,6 +264,78 @@ impl SlotMap {
     }
 }
 
+/// The IO `load_slot_map` needs, so seed handling is tested without servers.
+pub trait SlotsProbe {
+    /// Sends `CLUSTER SLOTS` to one node and returns its reply.
+    fn cluster_slots(&mut self, node: &NodeAddr) -> Result<Reply, StoreError>;
+}
+
+/// A slot map and where it came from.
+#[derive(Debug)]
+pub struct Loaded {
+    pub map: SlotMap,
+    /// Index of the seed that answered.
+    pub seed: usize,
+}
+
+/// Loads the slot map from the first seed that gives a full one (all 16384 slots), skipping
+/// seeds that cannot be reached or answer an error. A partial map (a cluster mid-failover or
+/// mid-setup) is kept only in case no seed gives a full one; the fullest wins. When no seed
+/// answers at all, the error names each seed's problem, with the common server error kind when
+/// they all share one (wrong password everywhere: `Auth`), else as `Connection`.
+pub fn load_slot_map(probe: &mut dyn SlotsProbe, seeds: &[NodeAddr]) -> Result<Loaded, StoreError> {
+    let mut best: Option<Loaded> = None;
+    let mut problems = Vec::new();
+    let mut kinds = Vec::new();
+    for (i, seed) in seeds.iter().enumerate() {
+        let map = probe.cluster_slots(seed).and_then(|r| SlotMap::from_cluster_slots(&r, &seed.host));
+        match map {
+            Ok(map) if map.covered() == SLOTS => return Ok(Loaded { map, seed: i }),
+            Ok(map) => {
+                problems.push(format!("{seed} knows {} of {SLOTS} slots", map.covered()));
+                kinds.push(None);
+                if best.as_ref().is_none_or(|b| b.map.covered() < map.covered()) {
+                    best = Some(Loaded { map, seed: i });
+                }
+            }
+            Err(e) => {
+                problems.push(format!("{seed}: {e}"));
+                kinds.push(e.server_kind());
+            }
+        }
+    }
+    if let Some(b) = best.filter(|b| b.map.covered() > 0) {
+        return Ok(b);
+    }
+    if seeds.is_empty() {
+        problems.push("no seed configured".to_string());
+    }
+    let message = format!("no cluster slot map from the seeds: {}", problems.join("; "));
+    match kinds.first() {
+        Some(Some(k)) if kinds.iter().all(|x| *x == Some(*k)) => {
+            Err(StoreError::Server(crate::store::error::ServerError::new(*k, message)))
+        }
+        _ => Err(StoreError::Connection(message)),
+    }
+}
+
+/// The real probe: a short-lived `Conn` per seed asked, with the data nodes' credentials and
+/// TLS, bounded by the connect timeout and the call timeout.
+pub struct ConnSlotsProbe<'a> {
+    pub cfg: &'a crate::config::RedisConfig,
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub connect_timeout: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+impl SlotsProbe for ConnSlotsProbe<'_> {
+    fn cluster_slots(&mut self, node: &NodeAddr) -> Result<Reply, StoreError> {
+        let cfg = self.cfg.for_node(&node.host, node.port);
+        let mut c = super::Conn::connect(&cfg, self.tls.as_ref(), self.connect_timeout, self.timeout)?;
+        c.cmd(&[b"CLUSTER", b"SLOTS"])
+    }
+}
+
 /// A cluster redirection: the error replies `MOVED slot host:port` and `ASK slot host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redirect {

@@ -189,3 +189,54 @@ fn redirects_parse() {
         assert_eq!(Redirect::parse(bad, "x"), None, "{bad}");
     }
 }
+
+/// Seeds answering from a script; a seed not in it is unreachable.
+struct Seeds(std::collections::HashMap<u16, Result<Reply, crate::store::error::ServerErrorKind>>);
+
+impl SlotsProbe for Seeds {
+    fn cluster_slots(&mut self, node: &NodeAddr) -> Result<Reply, StoreError> {
+        match self.0.get(&node.port) {
+            Some(Ok(r)) => Ok(r.clone()),
+            Some(Err(k)) => Err(StoreError::Server(crate::store::error::ServerError::new(*k, "refused"))),
+            None => Err(StoreError::Connection(format!("connect to {node}: Connection refused"))),
+        }
+    }
+}
+
+fn seeds(ports: &[u16]) -> Vec<NodeAddr> {
+    ports.iter().map(|p| addr("127.0.0.1", *p)).collect()
+}
+
+#[test]
+fn the_slot_map_comes_from_the_first_seed_that_knows_it_all() {
+    let partial = Reply::Array(vec![range(0, 99, vec![node("127.0.0.1", 7000, "a")])]);
+    let mut p = Seeds([(7001, Ok(partial.clone())), (7002, Ok(three_masters()))].into_iter().collect());
+    // Unreachable, then partial, then full.
+    let got = load_slot_map(&mut p, &seeds(&[7000, 7001, 7002])).unwrap();
+    assert_eq!((got.seed, got.map.covered()), (2, SLOTS));
+    // Only partial maps: the fullest.
+    let bigger = Reply::Array(vec![range(0, 999, vec![node("127.0.0.1", 7000, "a")])]);
+    let mut p = Seeds([(7001, Ok(partial)), (7002, Ok(bigger))].into_iter().collect());
+    let got = load_slot_map(&mut p, &seeds(&[7000, 7001, 7002])).unwrap();
+    assert_eq!((got.seed, got.map.covered()), (2, 1000));
+}
+
+#[test]
+fn slot_map_errors_name_every_seed() {
+    use crate::store::error::ServerErrorKind;
+    // Nobody answers.
+    let e = load_slot_map(&mut Seeds(Default::default()), &seeds(&[7000, 7001])).unwrap_err();
+    let StoreError::Connection(m) = &e else { panic!("{e:?}") };
+    assert!(m.contains("127.0.0.1:7000: connection failed") && m.contains("127.0.0.1:7001"), "{m}");
+    // Every seed refuses the password: an Auth error.
+    let mut p = Seeds([(7000, Err(ServerErrorKind::Auth)), (7001, Err(ServerErrorKind::Auth))].into_iter().collect());
+    let e = load_slot_map(&mut p, &seeds(&[7000, 7001])).unwrap_err();
+    assert_eq!(e.server_kind(), Some(ServerErrorKind::Auth), "{e:?}");
+    // A node without cluster support, and an empty map (no slots assigned yet).
+    let no_cluster = Reply::Error("ERR This instance has cluster support disabled".into());
+    let mut p = Seeds([(7000, Ok(no_cluster)), (7001, Ok(Reply::Array(vec![])))].into_iter().collect());
+    let e = load_slot_map(&mut p, &seeds(&[7000, 7001])).unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("cluster support disabled") && m.contains("127.0.0.1:7001 knows 0 of 16384 slots"), "{m}");
+    assert!(load_slot_map(&mut Seeds(Default::default()), &[]).unwrap_err().to_string().contains("no seed"));
+}

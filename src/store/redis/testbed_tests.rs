@@ -110,6 +110,26 @@ fn cluster_routing_reshard_and_failover() {
     eprintln!("cluster failover after SIGKILL of a master (node timeout 2000 ms): slots served again after {failover:?}");
     let key = (0..).map(session_key).find(|k| after.master_for_key(k).map(|a| a.port) == Some(victim)).unwrap();
     assert_eq!(set_on(replica, &key), Ok(()));
+
+    // Seeds: a port nobody listens on and the dead master are skipped; the map comes from the
+    // first live node and routes the dead master's slots to the promoted replica.
+    let cfg = node_config(c.nodes[0]);
+    let mut probe = crate::store::redis::slots::ConnSlotsProbe {
+        cfg: &cfg,
+        tls: None,
+        connect_timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(2),
+    };
+    let seeds: Vec<NodeAddr> = [crate::testutil::free_port(), victim, survivor]
+        .iter()
+        .map(|p| NodeAddr { host: "127.0.0.1".into(), port: *p })
+        .collect();
+    let loaded = crate::store::redis::slots::load_slot_map(&mut probe, &seeds).unwrap();
+    assert_eq!(loaded.seed, 2);
+    assert_eq!(loaded.map.covered(), 16384);
+    assert_eq!(loaded.map.master_for_key(&key).map(|a| a.port), Some(replica));
+    let e = crate::store::redis::slots::load_slot_map(&mut probe, &seeds[..2]).unwrap_err();
+    assert!(e.to_string().contains(&format!("127.0.0.1:{victim}")), "{e}");
 }
 
 /// The probe, counting what it was asked.
