@@ -412,6 +412,12 @@ impl Cluster {
         }
     }
 
+    /// A `redis+cluster://` DSN listing every node as a seed.
+    pub fn dsn(&self) -> String {
+        let hosts: Vec<String> = self.nodes.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
     /// The node id of the node on `port` (`CLUSTER MYID`).
     pub fn node_id(&self, port: u16) -> String {
         text(&self.bed.cmd(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID"))
@@ -424,6 +430,22 @@ impl Cluster {
             .copied()
             .filter(|p| {
                 self.bed.cmd(*p, &["INFO", "replication"]).is_ok_and(|r| info_field(&text(&r), "role").as_deref() == Some("master"))
+            })
+            .collect()
+    }
+
+    /// The ports of the running replicas of the master on `master` (by their own INFO; CLUSTER
+    /// SLOTS may leave a replica out for a moment).
+    pub fn replicas_of(&self, master: u16) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .copied()
+            .filter(|p| {
+                self.bed.cmd(*p, &["INFO", "replication"]).is_ok_and(|r| {
+                    let info = text(&r);
+                    info_field(&info, "role").as_deref() == Some("slave")
+                        && info_field(&info, "master_port").as_deref() == Some(&master.to_string())
+                })
             })
             .collect()
     }
