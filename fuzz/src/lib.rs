@@ -5,7 +5,7 @@
 //! failure too.
 use cannon_session::codec::json;
 use cannon_session::codec::{Key, Value};
-use cannon_session::config::{parse_dsn, Backend, RedisAddr};
+use cannon_session::config::{parse_dsn, Backend, RedisAddr, RedisTopology};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -146,6 +146,33 @@ pub fn check_dsn(input: &[u8], secret: Option<&str>) -> Result<(), String> {
                             return Err(format!("accepted host {host:?} port {port}"));
                         }
                     }
+                    if r.wait_timeout.is_zero() {
+                        return Err("accepted wait_timeout 0 (WAIT would block for ever)".into());
+                    }
+                    let hosts = match &r.topology {
+                        RedisTopology::Single => &[][..],
+                        RedisTopology::Sentinel { sentinels, service, .. } => {
+                            if service.is_empty() || service.chars().any(char::is_whitespace) {
+                                return Err(format!("accepted service {service:?}"));
+                            }
+                            &sentinels[..]
+                        }
+                        RedisTopology::Cluster { seeds } => {
+                            if r.db != 0 {
+                                return Err(format!("accepted db {} on a cluster", r.db));
+                            }
+                            if cfg.prefix.as_deref().is_some_and(|p| p.contains('{') || p.contains('}')) {
+                                return Err("accepted a brace in a cluster prefix".into());
+                            }
+                            &seeds[..]
+                        }
+                    };
+                    if r.topology != RedisTopology::Single && hosts.is_empty() {
+                        return Err("accepted an empty host list".into());
+                    }
+                    if let Some((h, p)) = hosts.iter().find(|(h, p)| h.is_empty() || *p == 0) {
+                        return Err(format!("accepted host {h:?} port {p} in a list"));
+                    }
                 }
                 Backend::Mysql(m) => {
                     for (field, name) in [("table", &m.table), ("dbname", &m.dbname)] {
@@ -163,17 +190,23 @@ pub fn check_dsn(input: &[u8], secret: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-const SCHEMES: &[&str] = &["redis", "rediss", "redis+unix", "unix", "tcp", "tls", "mysql", "mariadb", "REDIS", "memcached", "", "http", "redis+"];
+const SCHEMES: &[&str] = &[
+    "redis", "rediss", "redis+unix", "unix", "tcp", "tls", "mysql", "mariadb", "REDIS", "memcached", "", "http", "redis+",
+    "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster", "REDIS+CLUSTER",
+];
 const OPTIONS: &[&str] = &[
     "prefix", "db", "database", "connect_timeout", "timeout", "read_timeout", "lock", "locking", "lock_ttl",
     "lock_wait_timeout", "lock_fail", "max_size", "serializer", "user", "username", "table", "socket",
     "auto_create", "dbname", "password_env", "password_file", "tls_ca", "tls_cert", "tls_key", "tls_verify",
-    "tls_server_name", "colour", "password", "", "PREFIX",
+    "tls_server_name", "colour", "password", "", "PREFIX", "wait", "wait_timeout", "sentinel_user",
+    "sentinel_password", "sentinel_password_env", "sentinel_password_file", "sentinel_tls", "seed[]", "auth",
+    "auth[]", "failover", "persistent", "stream[verify_peer]",
 ];
 const VALUES: &[&str] = &[
     "0", "1", "-1", "1.5", "0.0001", "abc", "", "NaN", "inf", "1e308", "86400", "86401", "yes", "off",
     "readonly", "fail", "php", "json", "x'y", "x`y", "sess_1", "16777216", "1023", "99999999999999999999",
     "%", "%zz", "%41", "a&b", "a=b", "/tmp/x", "CANNON_NO_SUCH_ENV", "1e-10", "0.0000000001", "-0",
+    "100", "60001", "127.0.0.1:7000", "h:0", "[::1]:7001", "error", "distribute", "a{b}",
 ];
 const HOSTS: &[&str] = &["127.0.0.1", "localhost", "[::1]", "[::1", "::1", "", "h", "a b", "ex@mple", "db.local", "[fe80::1%25lo]", "x?y"];
 const PORTS: &[&str] = &["", ":6379", ":0", ":70000", ":65535", ":1", ":-1", ":abc", ":", ":99999999999"];
@@ -191,7 +224,41 @@ pub fn gen_dsn(rng: &mut Rng) -> (String, bool) {
         s.push_str(&pct(SECRET));
         s.push('@');
     }
-    if scheme.contains("unix") {
+    let topology = scheme.contains("+sentinel") || scheme.to_ascii_lowercase().contains("+cluster");
+    if scheme.to_ascii_lowercase().contains("+cluster") && rng.chance(3) {
+        // phpredis' rediscluster save_path form.
+        for i in 0..rng.below(4) {
+            s.push_str(if i == 0 { "" } else { "&" });
+            s.push_str(&format!("seed[]={}{}", rng.word(HOSTS), rng.word(PORTS)));
+        }
+        for _ in 0..rng.below(4) {
+            s.push('&');
+            s.push_str(rng.word(OPTIONS));
+            s.push('=');
+            s.push_str(rng.word(VALUES));
+        }
+        let pw = with_pw && rng.chance(2);
+        if pw {
+            s.push_str(rng.word(&["&auth=", "&auth[]=user&auth[]=", "&auth[pass]="]));
+            s.push_str(&pct(SECRET));
+        }
+        // The authority's password, put there above, is not part of this form.
+        return (s.replacen(&format!(":{}@", pct(SECRET)), "", 1), pw);
+    }
+    if topology {
+        for i in 0..1 + rng.below(3) {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(rng.word(HOSTS));
+            s.push_str(rng.word(PORTS));
+        }
+        if scheme.contains("+sentinel") {
+            s.push_str(rng.word(&["/mymaster", "/mymaster/2", "/", "", "/my master", "/m/x", "/m/1/2"]));
+        } else if rng.chance(3) {
+            s.push_str(rng.word(&["/0", "/1", "/"]));
+        }
+    } else if scheme.contains("unix") {
         s.push_str(rng.word(&["/run/redis.sock", "relative.sock", "", "/"]));
     } else {
         s.push_str(rng.word(HOSTS));
@@ -210,6 +277,13 @@ pub fn gen_dsn(rng: &mut Rng) -> (String, bool) {
             s.push('=');
             s.push_str(rng.word(VALUES));
         }
+    }
+    if topology && rng.chance(2) {
+        // The sentinels' password: as secret as the data nodes'.
+        s.push(if n == 0 { '?' } else { '&' });
+        s.push_str("sentinel_password=");
+        s.push_str(&pct(SECRET));
+        return (s, true);
     }
     (s, with_pw)
 }

@@ -1,7 +1,11 @@
-//! DSN strings: `redis://`, `redis+unix://`, `mysql://`.
+//! DSN strings: `redis://`, `redis+unix://`, `redis+sentinel://`, `redis+cluster://`, `mysql://`.
 //!
 //! `redis://[user[:password]@]host[:port][/db][?opt=val&...]`
 //! `redis+unix:///path/to/redis.sock[?db=N&...]`
+//! `redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/SERVICE[/db][?opt=val&...]`
+//! `redis+cluster://[user[:password]@]host[:port][,host[:port]...][?opt=val&...]`
+//! `redis+cluster://seed[]=host:port&seed[]=...&timeout=..&read_timeout=..&auth=..` (phpredis)
+//! (`rediss+sentinel://`, `rediss+cluster://`: TLS to the data nodes.)
 //! `mysql://[user[:password]@]host[:port]/dbname[?table=..&socket=..&...]`
 use super::*;
 
@@ -9,14 +13,25 @@ use super::*;
 pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
     let dsn = dsn.trim();
     if dsn.is_empty() {
-        return err("empty DSN: expected redis://host:port, redis+unix:///path or mysql://user@host/db");
+        return err("empty DSN: expected redis://host:port, redis+unix:///path, redis+sentinel://host:26379/SERVICE, redis+cluster://host:port or mysql://user@host/db");
     }
     let (scheme, rest) = match dsn.find("://") {
         Some(i) => (dsn[..i].to_ascii_lowercase(), &dsn[i + 3..]),
         None => {
-            return err("invalid DSN: missing scheme (expected redis://, redis+unix:// or mysql://)")
+            return err("invalid DSN: missing scheme (expected redis://, redis+unix://, redis+sentinel://, redis+cluster:// or mysql://)")
         }
     };
+    let cluster_tls = match scheme.as_str() {
+        "redis+cluster" => Some(false),
+        "rediss+cluster" => Some(true),
+        _ => None,
+    };
+    if let Some(tls) = cluster_tls {
+        let q = rest.strip_prefix('?').unwrap_or(rest);
+        if is_phpredis_seed_form(q) {
+            return parse_phpredis_cluster(q, tls);
+        }
+    }
     let (rest, query) = match rest.find('?') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
@@ -26,9 +41,13 @@ pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
         "redis" | "tcp" => parse_redis_tcp(rest, opts, false),
         "rediss" | "tls" => parse_redis_tcp(rest, opts, true),
         "redis+unix" | "unix" => parse_redis_unix(rest, opts),
+        "redis+sentinel" => parse_redis_sentinel(rest, opts, false),
+        "rediss+sentinel" => parse_redis_sentinel(rest, opts, true),
+        "redis+cluster" => parse_redis_cluster(rest, opts, false),
+        "rediss+cluster" => parse_redis_cluster(rest, opts, true),
         "mysql" | "mariadb" => parse_mysql(rest, opts),
         other => err(format!(
-            "unknown DSN scheme {:?}: expected redis, rediss, redis+unix or mysql",
+            "unknown DSN scheme {:?}: expected redis, rediss, redis+unix, redis+sentinel, redis+cluster or mysql",
             other.chars().take(32).collect::<String>()
         )),
     }
@@ -37,13 +56,23 @@ pub fn parse_dsn(dsn: &str) -> Result<Config, ConfigError> {
 type Opts = Vec<(String, String)>;
 
 fn parse_query(q: &str) -> Result<Opts, ConfigError> {
+    parse_query_as(q, false)
+}
+
+/// `plus_is_space`: decode as PHP's `parse_str` does (`+` is a space), for phpredis' form.
+fn parse_query_as(q: &str, plus_is_space: bool) -> Result<Opts, ConfigError> {
     let mut out = Vec::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = match pair.find('=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
             None => (pair, ""),
         };
-        out.push((percent_decode(k, "option name")?, percent_decode(v, "option value")?));
+        let (k, v) = if plus_is_space {
+            (k.replace('+', " "), v.replace('+', " "))
+        } else {
+            (k.to_string(), v.to_string())
+        };
+        out.push((percent_decode(&k, "option name")?, percent_decode(&v, "option value")?));
     }
     Ok(out)
 }
@@ -160,17 +189,65 @@ fn parse_bool(field: &str, v: &str) -> Result<bool, ConfigError> {
 }
 
 /// Reads a password from a file (first line) or an environment variable named in the DSN, so that
-/// the DSN itself (which PHP prints in warnings and phpinfo) need not hold it.
+/// the DSN itself (which PHP prints in warnings and phpinfo) need not hold it. `opt` is the
+/// option's name (`password_env`, `sentinel_password_file`, ...), for the error.
 fn password_from(opt: &str, v: &str) -> Result<Secret, ConfigError> {
-    if opt == "password_env" {
+    if opt.ends_with("_env") {
         return std::env::var(v)
             .map(Secret::new)
-            .or_else(|_| err(format!("password_env: environment variable {v:?} is not set")));
+            .or_else(|_| err(format!("{opt}: environment variable {v:?} is not set")));
     }
     match std::fs::read_to_string(v) {
         Ok(s) => Ok(Secret::new(s.lines().next().unwrap_or("").to_string())),
-        Err(e) => err(format!("password_file: cannot read {v:?}: {}", e.kind())),
+        Err(e) => err(format!("{opt}: cannot read {v:?}: {}", e.kind())),
     }
+}
+
+/// `wait=N`: how many replicas must acknowledge each write.
+fn parse_wait(v: &str) -> Result<u32, ConfigError> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= 1000 => Ok(n),
+        _ => err(format!(
+            "invalid wait {:?}: expected the number of replicas that must acknowledge a write (0 = off)",
+            v.chars().take(16).collect::<String>()
+        )),
+    }
+}
+
+/// `wait_timeout=ms`. At least 1: `WAIT n 0` would block for ever.
+fn parse_millis(field: &str, v: &str) -> Result<Duration, ConfigError> {
+    match v.parse::<u64>() {
+        Ok(n) if (1..=60_000).contains(&n) => Ok(Duration::from_millis(n)),
+        _ => err(format!(
+            "invalid {field} {:?}: expected milliseconds from 1 to 60000",
+            v.chars().take(16).collect::<String>()
+        )),
+    }
+}
+
+/// A comma-separated `host[:port]` list (sentinels, cluster seeds). `what` names one entry.
+fn parse_host_list(s: &str, default_port: u16, what: &str, example: &str) -> Result<Vec<(String, u16)>, ConfigError> {
+    if s.is_empty() {
+        return err(format!("empty {what} list: give at least one host, e.g. {example}"));
+    }
+    // Options where hosts belong (a mistyped phpredis form, a missing '?'): not echoed, as
+    // they may hold a password.
+    if s.contains('=') || s.contains('&') {
+        return err(format!(
+            "invalid {what} list: '=' or '&' before '?' (options go after '?'; phpredis' form starts with seed[]=host:port)"
+        ));
+    }
+    let mut out = Vec::new();
+    for item in s.split(',') {
+        if item.is_empty() {
+            return err(format!("empty host in the {what} list (two commas in a row, or a comma at an end?)"));
+        }
+        out.push(parse_host_port(item, default_port)?);
+    }
+    if out.len() > 64 {
+        return err(format!("too many {what} hosts: at most 64"));
+    }
+    Ok(out)
 }
 
 /// Applies the options every backend shares; returns the ones left for the backend.
@@ -221,20 +298,29 @@ fn unknown(k: &str) -> ConfigError {
     ConfigError(format!("unknown DSN option {:?}", k.chars().take(32).collect::<String>()))
 }
 
+/// Builds a Redis configuration. `cfg` may already hold options set by the caller (phpredis'
+/// form sets the timeouts); `topology` comes without the sentinels' credentials, which the
+/// options give.
+#[allow(clippy::too_many_arguments)]
 fn redis_config(
+    mut cfg: Config,
     addr: RedisAddr,
     db: i64,
     username: Option<String>,
     mut password: Option<Secret>,
     opts: Opts,
     tls: bool,
+    mut topology: RedisTopology,
 ) -> Result<Config, ConfigError> {
-    let mut cfg = Config::redis_default();
     let left = apply_common(&mut cfg, opts, &mut password)?;
     let mut db = db;
     let mut username = username;
     let mut t = TlsConfig { verify: true, ..TlsConfig::default() };
     let mut tls_opt_seen = None;
+    let mut wait = 0;
+    let mut wait_timeout = DEFAULT_WAIT_TIMEOUT;
+    let (mut s_user, mut s_pass, mut s_tls) = (None, None, None);
+    let mut sentinel_opt_seen = None;
     for (k, v) in &left {
         match k.as_str() {
             "db" | "database" => db = parse_db(v)?,
@@ -244,10 +330,23 @@ fn redis_config(
             "tls_key" | "tls_key_file" => t.key_file = Some(PathBuf::from(v)),
             "tls_verify" => t.verify = parse_bool("tls_verify", v)?,
             "tls_server_name" => t.server_name = Some(v.clone()),
+            "wait" => wait = parse_wait(v)?,
+            "wait_timeout" => wait_timeout = parse_millis("wait_timeout", v)?,
+            "sentinel_user" | "sentinel_username" => s_user = Some(v.clone()).filter(|u| !u.is_empty()),
+            // Never echoed: an empty one means none, like an empty password in the authority.
+            "sentinel_password" => s_pass = Some(Secret::new(v.clone())).filter(|p| !p.expose().is_empty()),
+            "sentinel_password_file" | "sentinel_password_env" => s_pass = Some(password_from(k, v)?),
+            "sentinel_tls" => s_tls = Some(parse_bool("sentinel_tls", v)?),
+            _ if k.starts_with("seed[") => {
+                return err("seed[] (phpredis' save_path form) cannot follow hosts: write either redis+cluster://seed[]=host:port&seed[]=... or redis+cluster://host:port,host:port")
+            }
             _ => return Err(unknown(k)),
         }
         if k.starts_with("tls_") {
             tls_opt_seen = Some(k.clone());
+        }
+        if k.starts_with("sentinel_") {
+            sentinel_opt_seen = Some(k.clone());
         }
     }
     if let (false, Some(k)) = (tls, &tls_opt_seen) {
@@ -256,8 +355,42 @@ fn redis_config(
     if t.cert_file.is_some() != t.key_file.is_some() {
         return err("tls_cert and tls_key go together: give both or neither");
     }
+    // WAIT blocks up to wait_timeout inside a call bounded by timeout: a shorter timeout would
+    // turn every short acknowledgement into a broken connection instead of a failed write.
+    if wait > 0 && wait_timeout >= cfg.timeout {
+        return err(format!(
+            "wait_timeout ({} ms) must be shorter than timeout ({} ms)",
+            wait_timeout.as_millis(),
+            cfg.timeout.as_millis()
+        ));
+    }
+    match &mut topology {
+        RedisTopology::Sentinel { username, password, tls: sentinel_tls, .. } => {
+            *username = s_user;
+            *password = s_pass;
+            *sentinel_tls = s_tls.unwrap_or(tls);
+            if *sentinel_tls && !tls {
+                return err("sentinel_tls=1 needs TLS: use a rediss+sentinel:// DSN");
+            }
+        }
+        RedisTopology::Single | RedisTopology::Cluster { .. } => {
+            if let Some(k) = sentinel_opt_seen {
+                return err(format!("{k} applies to redis+sentinel:// DSNs only"));
+            }
+        }
+    }
+    if let RedisTopology::Cluster { .. } = topology {
+        if db != 0 {
+            return err(format!("invalid db {db}: Redis Cluster has only database 0 (leave the db out of a redis+cluster:// DSN)"));
+        }
+        // Keys are `prefix{id}`: a brace in the prefix would move the hash tag into it, and
+        // every session into one slot.
+        if cfg.prefix.as_deref().is_some_and(|p| p.contains('{') || p.contains('}')) {
+            return err("invalid prefix for redis+cluster://: no '{' or '}' (keys are hash-tagged as prefix{id})");
+        }
+    }
     let tls = if tls { Some(t) } else { None };
-    cfg.backend = Backend::Redis(RedisConfig { addr, db, username, password, tls });
+    cfg.backend = Backend::Redis(RedisConfig { addr, db, username, password, tls, topology, wait, wait_timeout });
     Ok(cfg)
 }
 
@@ -269,7 +402,7 @@ fn parse_redis_tcp(rest: &str, opts: Opts, tls: bool) -> Result<Config, ConfigEr
     };
     let (host, port) = parse_host_port(hostport, 6379)?;
     let db = if path.is_empty() { 0 } else { parse_db(path)? };
-    redis_config(RedisAddr::Tcp { host, port }, db, user, pass, opts, tls)
+    redis_config(Config::redis_default(), RedisAddr::Tcp { host, port }, db, user, pass, opts, tls, RedisTopology::Single)
 }
 
 fn parse_redis_unix(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
@@ -277,7 +410,144 @@ fn parse_redis_unix(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
     if !path.starts_with('/') {
         return err("invalid socket path: redis+unix:// needs an absolute path, e.g. redis+unix:///run/redis.sock");
     }
-    redis_config(RedisAddr::Unix(PathBuf::from(path)), 0, user, pass, opts, false)
+    redis_config(Config::redis_default(), RedisAddr::Unix(PathBuf::from(path)), 0, user, pass, opts, false, RedisTopology::Single)
+}
+
+const SENTINEL_EXAMPLE: &str = "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster";
+const CLUSTER_EXAMPLE: &str = "redis+cluster://10.0.0.1:7000,10.0.0.2:7001";
+
+fn parse_redis_sentinel(rest: &str, opts: Opts, tls: bool) -> Result<Config, ConfigError> {
+    let (user, pass, hostpath) = split_userinfo(rest)?;
+    let (hosts, path) = match hostpath.find('/') {
+        Some(i) => (&hostpath[..i], &hostpath[i + 1..]),
+        None => (hostpath, ""),
+    };
+    let sentinels = parse_host_list(hosts, DEFAULT_SENTINEL_PORT, "sentinel", SENTINEL_EXAMPLE)?;
+    let mut parts = path.splitn(3, '/');
+    let service = percent_decode(parts.next().unwrap_or(""), "service")?;
+    if service.is_empty() {
+        return err(format!(
+            "missing service name: write {SENTINEL_EXAMPLE}[/db] (the name in `sentinel monitor NAME ...`)"
+        ));
+    }
+    if service.len() > 256 || service.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return err(format!(
+            "invalid service name {:?}: no spaces or control characters, at most 256 bytes",
+            service.chars().take(64).collect::<String>()
+        ));
+    }
+    let db = match parts.next() {
+        Some(d) if !d.is_empty() => parse_db(d)?,
+        _ => 0,
+    };
+    if parts.next().is_some_and(|p| !p.is_empty()) {
+        return err(format!("invalid path: expected /SERVICE[/db] after the sentinel hosts, e.g. {SENTINEL_EXAMPLE}/0"));
+    }
+    let (host, port) = sentinels[0].clone();
+    let topology = RedisTopology::Sentinel { sentinels, service, username: None, password: None, tls: false };
+    redis_config(Config::redis_default(), RedisAddr::Tcp { host, port }, db, user, pass, opts, tls, topology)
+}
+
+fn parse_redis_cluster(rest: &str, opts: Opts, tls: bool) -> Result<Config, ConfigError> {
+    let (user, pass, hostpath) = split_userinfo(rest)?;
+    let (hosts, path) = match hostpath.find('/') {
+        Some(i) => (&hostpath[..i], &hostpath[i + 1..]),
+        None => (hostpath, ""),
+    };
+    let seeds = parse_host_list(hosts, 6379, "cluster seed", CLUSTER_EXAMPLE)?;
+    let path = path.trim_end_matches('/');
+    let db = if path.is_empty() { 0 } else { parse_db(path)? };
+    let (host, port) = seeds[0].clone();
+    redis_config(Config::redis_default(), RedisAddr::Tcp { host, port }, db, user, pass, opts, tls, RedisTopology::Cluster { seeds })
+}
+
+/// phpredis' `rediscluster` save_path: it starts with an option (`key=`, a plain key: never
+/// hosts or credentials, which must not be read as option names and echoed in an error), and
+/// some `seed[...]` key is among its `&`-separated pairs.
+fn is_phpredis_seed_form(q: &str) -> bool {
+    let plain_key = |k: &str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"_[]%".contains(&b));
+    let first = q.split('&').next().unwrap_or("");
+    if !first.split_once('=').is_some_and(|(k, _)| plain_key(k)) {
+        return false;
+    }
+    q.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or("");
+        let key = percent_decode(key, "option name").unwrap_or_default();
+        key.starts_with("seed[")
+    })
+}
+
+/// phpredis' `rediscluster` save_path after `redis+cluster://`, decoded as PHP decodes it:
+/// `seed[]=host:port` (repeated) are the seeds; `timeout` is the connect timeout and
+/// `read_timeout` the read/write timeout (phpredis' meanings; 0 = our default); `auth=password`,
+/// `auth[]=user&auth[]=password` or `auth[user]=..&auth[pass]=..`; `persistent` as phpredis
+/// reads it (1/true/yes, anything else is off); `prefix`; `failover` is accepted and ignored
+/// (every command goes to a master). Our own options work too.
+fn parse_phpredis_cluster(q: &str, tls: bool) -> Result<Config, ConfigError> {
+    let mut cfg = Config::redis_default();
+    let mut seeds = Vec::new();
+    let mut auth_list: Vec<String> = Vec::new();
+    let (mut user, mut pass) = (None, None);
+    let mut rest = Vec::new();
+    for (k, v) in parse_query_as(q, true)? {
+        match k.as_str() {
+            _ if k.starts_with("seed[") => {
+                if v.is_empty() {
+                    return err("empty seed[]: expected seed[]=host:port");
+                }
+                seeds.push(parse_host_port(&v, 6379)?);
+            }
+            "timeout" | "read_timeout" => {
+                // phpredis takes 0 (and its absence) as "use the default".
+                if v.parse::<f64>().is_ok_and(|t| t == 0.0) {
+                    continue;
+                }
+                let field = if k == "timeout" { "timeout (phpredis: the connect timeout)" } else { "read_timeout" };
+                let d = parse_secs(field, &v)?;
+                if k == "timeout" {
+                    cfg.connect_timeout = d;
+                } else {
+                    cfg.timeout = d;
+                }
+            }
+            "persistent" => {
+                let on = matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes");
+                cfg.persistent = on;
+            }
+            "auth" => pass = Some(Secret::new(v)).filter(|p| !p.expose().is_empty()),
+            "auth[]" => auth_list.push(v),
+            "auth[user]" => user = Some(v).filter(|u| !u.is_empty()),
+            "auth[pass]" => pass = Some(Secret::new(v)).filter(|p| !p.expose().is_empty()),
+            "failover" => match v.to_ascii_lowercase().as_str() {
+                "none" | "error" | "distribute" | "distribute_slaves" => {}
+                _ => return err(format!(
+                    "invalid failover {:?}: expected none, error, distribute or distribute_slaves",
+                    v.chars().take(24).collect::<String>()
+                )),
+            },
+            _ if k.starts_with("stream[") => {
+                return err("stream[...] (a PHP stream context) is not supported: use rediss+cluster:// with tls_ca, tls_cert, tls_key, tls_verify")
+            }
+            _ => rest.push((k, v)),
+        }
+    }
+    match auth_list.len() {
+        0 => {}
+        1 => pass = Some(Secret::new(auth_list.remove(0))).filter(|p| !p.expose().is_empty()),
+        2 => {
+            pass = Some(Secret::new(auth_list.remove(1))).filter(|p| !p.expose().is_empty());
+            user = Some(auth_list.remove(0)).filter(|u| !u.is_empty());
+        }
+        _ => return err("invalid auth[]: give auth[]=password or auth[]=user&auth[]=password"),
+    }
+    if seeds.is_empty() {
+        return err(format!("empty cluster seed list: give at least one seed[]=host:port, or write {CLUSTER_EXAMPLE}"));
+    }
+    if seeds.len() > 64 {
+        return err("too many cluster seed hosts: at most 64");
+    }
+    let (host, port) = seeds[0].clone();
+    redis_config(cfg, RedisAddr::Tcp { host, port }, 0, user, pass, rest, tls, RedisTopology::Cluster { seeds })
 }
 
 fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
@@ -287,13 +557,8 @@ fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
         None => (hostpath, ""),
     };
     let (host, port) = parse_host_port(hostport, 3306)?;
-    let mut cfg = Config::with_backend(Backend::Redis(RedisConfig {
-        addr: RedisAddr::Tcp { host: String::new(), port: 0 },
-        db: 0,
-        username: None,
-        password: None,
-        tls: None,
-    }));
+    // A placeholder backend, replaced below; `with_backend` gives the shared defaults.
+    let mut cfg = Config::redis_default();
     let left = apply_common(&mut cfg, opts, &mut pass)?;
     let mut m = MysqlConfig {
         host,
@@ -359,3 +624,7 @@ fn parse_mysql(rest: &str, opts: Opts) -> Result<Config, ConfigError> {
 #[cfg(test)]
 #[path = "dsn_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "topology_dsn_tests.rs"]
+mod topology_tests;

@@ -34,12 +34,75 @@ pub enum RedisAddr {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedisConfig {
+    /// The server for `Single`; for Sentinel and Cluster the first listed host (a sentinel or a
+    /// seed), kept so that code written for one node still compiles. Topology-aware code reads
+    /// `topology` instead.
     pub addr: RedisAddr,
     pub db: i64,
+    /// The data nodes' credentials (never the sentinels').
     pub username: Option<String>,
     pub password: Option<Secret>,
-    /// `rediss://`: TLS to the server.
+    /// `rediss://`: TLS to the server (for Sentinel and Cluster: to the data nodes).
     pub tls: Option<TlsConfig>,
+    pub topology: RedisTopology,
+    /// `wait=N`: after each write, `WAIT N` replicas; 0 (the default) waits for none.
+    pub wait: u32,
+    /// `wait_timeout=ms`: how long `WAIT` may block before fewer acknowledgements count as a
+    /// failed write.
+    pub wait_timeout: Duration,
+}
+
+/// How the Redis data nodes are found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RedisTopology {
+    /// One server, at `RedisConfig::addr`.
+    Single,
+    /// `redis+sentinel://`: ask these sentinels, in order, for the master of `service`.
+    Sentinel {
+        sentinels: Vec<(String, u16)>,
+        service: String,
+        /// The sentinels' own credentials (`sentinel_user`, `sentinel_password*`).
+        username: Option<String>,
+        password: Option<Secret>,
+        /// Talk TLS to the sentinels too (`sentinel_tls`; by default as the data nodes do).
+        tls: bool,
+    },
+    /// `redis+cluster://`: any of these nodes gives the slot map.
+    Cluster { seeds: Vec<(String, u16)> },
+}
+
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_millis(100);
+pub const DEFAULT_SENTINEL_PORT: u16 = 26379;
+
+impl RedisConfig {
+    /// The configuration to reach one data node (a sentinel's master, a cluster node): the same
+    /// credentials, database and TLS settings, at `host:port`, as a single server.
+    pub fn for_node(&self, host: &str, port: u16) -> RedisConfig {
+        RedisConfig {
+            addr: RedisAddr::Tcp { host: host.to_string(), port },
+            topology: RedisTopology::Single,
+            ..self.clone()
+        }
+    }
+
+    /// The configuration to talk to one sentinel: its own credentials, database 0, TLS only
+    /// when `sentinel_tls` says so. `None` unless the topology is Sentinel.
+    pub fn for_sentinel(&self, host: &str, port: u16) -> Option<RedisConfig> {
+        let RedisTopology::Sentinel { username, password, tls, .. } = &self.topology else {
+            return None;
+        };
+        Some(RedisConfig {
+            addr: RedisAddr::Tcp { host: host.to_string(), port },
+            db: 0,
+            username: username.clone(),
+            password: password.clone(),
+            // `sentinel_tls=1` is only accepted with `rediss+sentinel://`, so `self.tls` is set.
+            tls: if *tls { self.tls.clone() } else { None },
+            topology: RedisTopology::Single,
+            wait: 0,
+            wait_timeout: self.wait_timeout,
+        })
+    }
 }
 
 /// TLS options (`rediss://`). Verification is on unless `tls_verify=0`.
@@ -161,6 +224,9 @@ impl Config {
             username: None,
             password: None,
             tls: None,
+            topology: RedisTopology::Single,
+            wait: 0,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
         }))
     }
 
@@ -175,10 +241,39 @@ impl Config {
                     (None, None) => String::new(),
                 };
                 let scheme = if r.tls.is_some() { "rediss" } else { "redis" };
-                match &r.addr {
-                    RedisAddr::Tcp { host, port } => format!("{scheme}://{auth}{host}:{port}/{}", r.db),
-                    RedisAddr::Unix(p) => format!("redis+unix://{auth}{}?db={}", p.display(), r.db),
+                let mut out = match (&r.topology, &r.addr) {
+                    (RedisTopology::Sentinel { sentinels, service, .. }, _) => {
+                        format!("{scheme}+sentinel://{auth}{}/{service}/{}", host_list(sentinels), r.db)
+                    }
+                    (RedisTopology::Cluster { seeds }, _) => format!("{scheme}+cluster://{auth}{}", host_list(seeds)),
+                    (RedisTopology::Single, RedisAddr::Tcp { host, port }) => {
+                        format!("{scheme}://{auth}{host}:{port}/{}", r.db)
+                    }
+                    (RedisTopology::Single, RedisAddr::Unix(p)) => {
+                        format!("redis+unix://{auth}{}?db={}", p.display(), r.db)
+                    }
+                };
+                // Options that change where or how data lands; the sentinels' password as ***.
+                let mut opts = Vec::new();
+                if let RedisTopology::Sentinel { username, password, tls, .. } = &r.topology {
+                    if let Some(u) = username {
+                        opts.push(format!("sentinel_user={u}"));
+                    }
+                    if password.is_some() {
+                        opts.push("sentinel_password=***".to_string());
+                    }
+                    if *tls != r.tls.is_some() {
+                        opts.push(format!("sentinel_tls={}", u8::from(*tls)));
+                    }
                 }
+                if r.wait > 0 {
+                    opts.push(format!("wait={}&wait_timeout={}", r.wait, r.wait_timeout.as_millis()));
+                }
+                if !opts.is_empty() {
+                    out.push(if out.contains('?') { '&' } else { '?' });
+                    out.push_str(&opts.join("&"));
+                }
+                out
             }
             Backend::Mysql(m) => {
                 let auth = match (&m.username, &m.password) {
@@ -194,6 +289,22 @@ impl Config {
             }
         }
     }
+}
+
+/// `host:port,host:port`, IPv6 addresses in brackets.
+fn host_list(hosts: &[(String, u16)]) -> String {
+    let mut out = String::new();
+    for (i, (h, p)) in hosts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if h.contains(':') {
+            out.push_str(&format!("[{h}]:{p}"));
+        } else {
+            out.push_str(&format!("{h}:{p}"));
+        }
+    }
+    out
 }
 
 /// Checks a SQL identifier (table name): letters, digits and `_`, at most 64 characters.
