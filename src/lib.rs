@@ -8,6 +8,7 @@ pub mod config;
 pub mod fnv;
 pub mod handler;
 pub mod id;
+pub mod lifecycle;
 pub mod registry;
 pub mod store;
 #[cfg(test)]
