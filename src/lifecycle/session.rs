@@ -2,7 +2,7 @@
 //! close's lazy write, regenerate, destroy, gc. `src/php` encodes and decodes the data array
 //! and carries out the cookie decisions; everything else is decided here.
 use super::save;
-use crate::handler::{Handler, HandlerError};
+use crate::handler::{clamp_count, Handler, HandlerError};
 use crate::id;
 use crate::store::StoreProvider;
 
@@ -155,6 +155,6 @@ impl SessionState {
 
     /// Deletes expired sessions (`max_lifetime` defaults to the session's lifetime).
     pub fn gc<P: StoreProvider>(h: &mut Handler<P>, max_lifetime: Option<i64>, ttl: u64) -> Result<i64, HandlerError> {
-        h.gc(max_lifetime.unwrap_or(ttl.min(i64::MAX as u64) as i64))
+        h.gc(max_lifetime.unwrap_or(clamp_count(ttl)))
     }
 }
