@@ -102,6 +102,11 @@ pub fn incoming_keys(name: &str) -> (&str, Option<String>) {
     (name, name.contains('.').then(|| name.replace('.', "_")))
 }
 
+/// Whether PHP runs in a SAPI that sends no headers (`php_sapi_name()`).
+pub fn is_cli_sapi(name: &str) -> bool {
+    name == "cli" || name == "phpdbg"
+}
+
 /// Whether a request's `HTTPS` and `REQUEST_SCHEME` server variables say HTTPS (as PHP's own
 /// session module reads `HTTPS`: set and not "off").
 pub fn https_from(https: Option<&str>, request_scheme: Option<&str>) -> bool {

@@ -51,15 +51,16 @@ impl SessionState {
         self.read_only
     }
 
-    /// Starts (or resumes) the session. `wanted` is the id the caller passed, or else the
-    /// cookie's. A missing, malformed or unknown id starts a new session under a fresh id: an
-    /// id we never issued is never adopted (session fixation). `decode` turns the stored bytes
-    /// into the caller's data; when they do not decode the lock is released and its error
-    /// returned.
+    /// Starts (or resumes) the session. The id is the one the caller passed (`argument`), or
+    /// else the cookie's (`cookie` is asked only then). A missing, malformed or unknown id
+    /// starts a new session under a fresh id: an id we never issued is never adopted (session
+    /// fixation). `decode` turns the stored bytes into the caller's data; when they do not
+    /// decode the lock is released and its error returned.
     pub fn start<P: StoreProvider, T, E>(
         &mut self,
         h: &mut Handler<P>,
-        wanted: Option<&[u8]>,
+        argument: Option<&[u8]>,
+        cookie: impl FnOnce() -> Option<Vec<u8>>,
         read_only: bool,
         id_len: usize,
         decode: impl FnOnce(&[u8]) -> Result<T, E>,
@@ -67,6 +68,14 @@ impl SessionState {
         if self.started {
             return Ok(Started::Already(self.id.clone().unwrap_or_default()));
         }
+        let from_cookie;
+        let wanted = match argument {
+            Some(a) => Some(a),
+            None => {
+                from_cookie = cookie();
+                from_cookie.as_deref()
+            }
+        };
         self.read_only = read_only;
         h.read_only_request = read_only;
         let mut resumed = None;

@@ -134,3 +134,23 @@ fn driver_parts(v: &Values, mut query: Vec<(String, String)>) -> Result<DsnParts
         ))),
     }
 }
+
+/// `cannon_session.allowed_classes`: the classes `unserialize()` may create for the Session API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedClasses {
+    Any,
+    None,
+    Only(Vec<String>),
+}
+
+impl AllowedClasses {
+    /// `1`/`all` (or another "on" word), `0`/`none`/empty (or another "off" word), or a
+    /// comma-separated list of class names.
+    pub fn from_setting(setting: &str) -> AllowedClasses {
+        match (setting.trim(), flag(setting)) {
+            ("" | "none", _) | (_, Some(false)) => AllowedClasses::None,
+            ("all", _) | (_, Some(true)) => AllowedClasses::Any,
+            (list, None) => AllowedClasses::Only(list.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect()),
+        }
+    }
+}

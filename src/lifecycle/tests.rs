@@ -148,10 +148,28 @@ fn start_resumes_a_live_session_holds_its_lock_and_sends_no_cookie() {
     srv.put(&id, b"stored", Duration::from_secs(100));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    let (got, data, send_cookie) = began(st.start(&mut h, Some(id.as_bytes()), false, 32, decode).unwrap());
+    let (got, data, send_cookie) = began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
     assert_eq!((got.as_str(), data.as_slice(), send_cookie), (id.as_str(), &b"stored"[..], false));
     assert!(srv.is_locked(&id));
-    assert!(matches!(st.start(&mut h, None, false, 32, decode).unwrap(), Started::Already(i) if i == id));
+    assert!(matches!(st.start(&mut h, None, || None, false, 32, decode).unwrap(), Started::Already(i) if i == id));
+}
+
+#[test]
+fn start_takes_the_argument_over_the_cookie_and_asks_the_cookie_only_without_one() {
+    let srv = server();
+    let (arg, cookie) = (sid("arg"), sid("cookie"));
+    srv.put(&arg, b"a", Duration::from_secs(100));
+    srv.put(&cookie, b"c", Duration::from_secs(100));
+    let mut h = handler(&srv, &config(|_| {}));
+    let mut st = SessionState::new();
+    let asked = |_: &str| -> Option<Vec<u8>> { panic!("the cookie was read") };
+    let (id, data, send_cookie) = began(st.start(&mut h, Some(arg.as_bytes()), || asked(""), false, 32, decode).unwrap());
+    // As before: the cookie is sent only when the id used is not the one asked for.
+    assert_eq!((id.as_str(), data.as_slice(), send_cookie), (arg.as_str(), &b"a"[..], false));
+    st.close(&mut h, LIFETIME, || Ok::<_, String>(b"a".to_vec())).unwrap();
+    let mut st = SessionState::new();
+    let (id, data, send_cookie) = began(st.start(&mut h, None, || Some(cookie.clone().into_bytes()), false, 32, decode).unwrap());
+    assert_eq!((id.as_str(), data.as_slice(), send_cookie), (cookie.as_str(), &b"c"[..], false));
 }
 
 #[test]
@@ -160,7 +178,7 @@ fn fixation_guard_an_unknown_id_is_never_adopted() {
     let planted = sid("planted");
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    let (id, data, send_cookie) = began(st.start(&mut h, Some(planted.as_bytes()), false, 32, decode).unwrap());
+    let (id, data, send_cookie) = began(st.start(&mut h, Some(planted.as_bytes()), || None, false, 32, decode).unwrap());
     assert_ne!(id, planted);
     assert_eq!(id.len(), 32);
     assert!(data.is_empty() && send_cookie);
@@ -177,7 +195,7 @@ fn fixation_guard_a_malformed_or_missing_id_starts_fresh_without_reading_it() {
     for wanted in [None, Some(&b""[..]), Some(b"short"), Some(b"has spaces in it, twenty-two+"), Some(b"\xff\xfe not utf-8 at all......")] {
         let mut h = handler(&srv, &config(|_| {}));
         let mut st = SessionState::new();
-        let (id, _, send_cookie) = began(st.start(&mut h, wanted, false, 26, decode).unwrap());
+        let (id, _, send_cookie) = began(st.start(&mut h, wanted, || None, false, 26, decode).unwrap());
         assert!(crate::id::is_well_formed(id.as_bytes()));
         assert!(send_cookie, "{wanted:?}");
         assert_eq!(trips(&h), 1, "only the new id's collision check: {wanted:?}");
@@ -191,7 +209,7 @@ fn start_with_data_that_does_not_decode_fails_and_releases_the_lock() {
     srv.put(&id, b"corrupt bytes", Duration::from_secs(100));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    match st.start(&mut h, Some(id.as_bytes()), false, 32, decode) {
+    match st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode) {
         Err(SessionError::Data(e)) => assert_eq!(e, "corrupt"),
         other => panic!("{other:?}"),
     }
@@ -223,7 +241,7 @@ fn lazy_write_unchanged_after_a_refreshing_read_only_unlocks() {
     srv.put(&id, b"same", Duration::from_secs(100));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), false, 32, decode).unwrap());
+    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
     assert_eq!(srv.ttl_left(&id), Some(LIFETIME), "the locked read refreshed the expiry");
     srv.clock().advance(Duration::from_secs(10));
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"same".to_vec())).unwrap();
@@ -240,7 +258,7 @@ fn lazy_write_unchanged_without_a_refreshing_read_touches() {
     srv.put(&id, b"same", Duration::from_secs(100));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), false, 32, decode).unwrap());
+    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
     srv.clock().advance(Duration::from_secs(10));
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"same".to_vec())).unwrap();
     assert_eq!(srv.ttl_left(&id), Some(LIFETIME));
@@ -267,7 +285,7 @@ fn lazy_write_changed_data_is_written_and_the_lock_released() {
     srv.put(&id, b"old", Duration::from_secs(100));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), false, 32, decode).unwrap());
+    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"new".to_vec())).unwrap();
     assert_eq!(srv.data(&id).as_deref(), Some(&b"new"[..]));
     assert!(!srv.is_locked(&id));
@@ -286,7 +304,7 @@ fn lazy_write_a_read_only_session_stores_nothing_and_takes_no_lock() {
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
     let t0 = srv.clock().now();
-    let (got, data, _) = began(st.start(&mut h, Some(id.as_bytes()), true, 32, decode).unwrap());
+    let (got, data, _) = began(st.start(&mut h, Some(id.as_bytes()), || None, true, 32, decode).unwrap());
     assert_eq!((got.as_str(), data.as_slice()), (id.as_str(), &b"old"[..]));
     assert_eq!(srv.clock().now(), t0, "a read-only start never waits");
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"changed".to_vec())).unwrap();
@@ -390,7 +408,7 @@ fn read_and_close_never_locks_nor_waits_and_refreshes_in_the_one_trip() {
 fn started(srv: &MemoryServer, h: &mut H, id: &str) -> SessionState {
     srv.put(id, b"data", Duration::from_secs(100));
     let mut st = SessionState::new();
-    began(st.start(h, Some(id.as_bytes()), false, 32, decode).unwrap());
+    began(st.start(h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
     st
 }
 
@@ -651,12 +669,44 @@ fn cookie_none_when_disabled_or_in_the_cli_and_a_warning_after_output() {
 }
 
 #[test]
+fn cookie_only_sapis_that_send_headers_get_one() {
+    assert!(super::cookie::is_cli_sapi("cli"));
+    assert!(super::cookie::is_cli_sapi("phpdbg"));
+    assert!(!super::cookie::is_cli_sapi("fpm-fcgi"));
+    assert!(!super::cookie::is_cli_sapi("cli-server"), "php -S sends headers");
+}
+
+#[test]
 fn cookie_incoming_names_are_looked_up_as_php_mangles_them() {
     assert_eq!(incoming_keys("cannon_session"), ("cannon_session", None));
     assert_eq!(incoming_keys("my.app"), ("my.app", Some("my_app".to_string())));
 }
 
 // --- CannonPHP settings ------------------------------------------------------------------------
+
+#[test]
+fn settings_allowed_classes() {
+    use super::settings::AllowedClasses;
+    for on in ["1", "true", "On", "all"] {
+        assert_eq!(AllowedClasses::from_setting(on), AllowedClasses::Any, "{on}");
+    }
+    for off in ["", " ", "0", "false", "off", "none"] {
+        assert_eq!(AllowedClasses::from_setting(off), AllowedClasses::None, "{off:?}");
+    }
+    assert_eq!(AllowedClasses::from_setting(" App\\User, ,DateTime "), AllowedClasses::Only(vec!["App\\User".into(), "DateTime".into()]));
+}
+
+#[test]
+fn settings_flags_and_serializer_names_have_one_reading() {
+    use crate::config::flag;
+    assert_eq!(flag("YES"), Some(true));
+    assert_eq!(flag(" off "), Some(false));
+    assert_eq!(flag(""), None);
+    assert_eq!(flag("maybe"), None);
+    assert_eq!(Serializer::from_name(" json "), Ok(Serializer::Json));
+    assert_eq!(Serializer::from_name(""), Ok(Serializer::Php));
+    assert!(Serializer::from_name("igbinary").unwrap_err().0.contains("expected php or json"));
+}
 
 fn values(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()

@@ -2,7 +2,7 @@
 //! `crate::lifecycle::cookie` carried out with PHP's own setcookie().
 use super::calls::call;
 use super::exceptions::{exception, Kind};
-use crate::lifecycle::cookie::{https_from, incoming_keys, CookieAction, CookieEnv, CookieSettings, SetCookie};
+use crate::lifecycle::cookie::{https_from, incoming_keys, is_cli_sapi, CookieAction, CookieEnv, CookieSettings, SetCookie};
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::types::{ZendHashTable, Zval};
 use ext_php_rs::zend::ProcessGlobals;
@@ -12,7 +12,7 @@ struct Request;
 
 impl CookieEnv for Request {
     fn is_cli(&self) -> bool {
-        call("php_sapi_name", vec![]).ok().and_then(|z| z.string()).is_some_and(|s| s == "cli" || s == "phpdbg")
+        call("php_sapi_name", vec![]).ok().and_then(|z| z.string()).is_some_and(|s| is_cli_sapi(&s))
     }
 
     fn headers_sent(&self) -> bool {

@@ -5,7 +5,8 @@ use super::calls::call;
 use super::exceptions::{exception, from_config, Kind};
 use super::{convert, ini};
 use crate::codec::json;
-use crate::config::{flag, Config, Serializer};
+use crate::config::{Config, Serializer};
+use crate::lifecycle::settings::AllowedClasses;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::zend::ExecutorGlobals;
@@ -28,15 +29,14 @@ pub fn encode(data: &Zval, fmt: Serializer) -> PhpResult<Vec<u8>> {
 
 /// `unserialize()`'s `allowed_classes` option from `cannon_session.allowed_classes`.
 fn allowed_classes() -> PhpResult<Zval> {
-    let setting = ini::allowed_classes();
     let mut z = Zval::new();
-    match (setting.trim(), flag(&setting)) {
-        ("" | "none", _) | (_, Some(false)) => z.set_bool(false),
-        ("all", _) | (_, Some(true)) => z.set_bool(true),
-        (list, None) => {
+    match AllowedClasses::from_setting(&ini::allowed_classes()) {
+        AllowedClasses::None => z.set_bool(false),
+        AllowedClasses::Any => z.set_bool(true),
+        AllowedClasses::Only(list) => {
             let mut names = ZendHashTable::new();
-            for n in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                names.push(n).map_err(|e| exception(Kind::Config, e.to_string()))?;
+            for n in list {
+                names.push(n.as_str()).map_err(|e| exception(Kind::Config, e.to_string()))?;
             }
             z.set_hashtable(names);
         }

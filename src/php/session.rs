@@ -199,18 +199,21 @@ impl Session {
     /// cookie. A missing, malformed or unknown id starts a new session with a fresh id. With
     /// `$readOnly`, no lock is taken (nor waited for) and close() saves nothing.
     pub fn start(self_: &mut ZendClassObject<Session>, id: Option<BinarySlice<u8>>, readOnly: Option<bool>) -> PhpResult<String> {
-        let wanted: Option<Vec<u8>> = match id {
-            // Bytes, not a String: an id that is not UTF-8 is malformed, not a TypeError.
-            Some(i) => Some(i.to_vec()),
-            None => cookie::incoming(&self_.name),
-        };
         let this: &mut Session = self_;
         let started = {
             let mut store = borrow(&this.shared)?;
             let ser = store.serializer;
-            let r = this.state.start(&mut store.handler, wanted.as_deref(), readOnly.unwrap_or(false), ini::sid_length(), |b| {
-                serializer::decode(b, ser)
-            });
+            // Bytes, not a String: an id that is not UTF-8 is malformed, not a TypeError.
+            let argument: Option<&[u8]> = id.as_ref().map(|i| &i[..]);
+            let name = &this.name;
+            let r = this.state.start(
+                &mut store.handler,
+                argument,
+                || cookie::incoming(name),
+                readOnly.unwrap_or(false),
+                ini::sid_length(),
+                |b| serializer::decode(b, ser),
+            );
             ffi::raise_notices(&mut store.handler);
             r.map_err(thrown)?
         };
