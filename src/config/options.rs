@@ -130,3 +130,7 @@ pub fn expect_backend(cfg: &Config, redis: bool, class: &str) -> Result<(), Conf
         (_, false) => Err(ConfigError(format!("{class} needs a mysql:// DSN"))),
     }
 }
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod tests;

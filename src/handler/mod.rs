@@ -1,7 +1,10 @@
 //! The semantics PHP's session module expects from a save handler, written once for the native
-//! `cannon` handler and the handler classes: strict-mode validation that prefetches the data,
-//! collision-checked ids, the lock held from read to write/close, the read-only fallback when a
-//! lock cannot be had. Plain Rust; the PHP layer only converts and reports.
+//! `cannon` handler, the handler classes and the Session API: strict-mode validation that
+//! prefetches the data, collision-checked ids and create_sid's outage memo, the lock held from
+//! read to write/close, the read-only fallback when a lock cannot be had, request set-up. The
+//! store comes from a `StoreProvider` (the process registry in PHP, an in-memory store in the
+//! lifecycle tests); what to do at the end (write, touch, unlock) is `lifecycle::save`'s
+//! decision. Plain Rust; the PHP layer only converts and reports.
 use crate::config::{Config, LockFailPolicy};
 use crate::id;
 use crate::lifecycle::save::{self, Save};
