@@ -6,18 +6,20 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-fn redis(cfg: &Config) -> &RedisConfig {
+/// The Redis or the MySQL part of a configuration (None: the other backend).
+fn parts(cfg: &Config) -> (Option<&RedisConfig>, Option<&MysqlConfig>) {
     match &cfg.backend {
-        Backend::Redis(r) => r,
-        other => panic!("{other:?}"),
+        Backend::Redis(r) => (Some(r), None),
+        Backend::Mysql(m) => (None, Some(m)),
     }
 }
 
+fn redis(cfg: &Config) -> &RedisConfig {
+    parts(cfg).0.expect("a redis configuration")
+}
+
 fn mysql(cfg: &Config) -> &MysqlConfig {
-    match &cfg.backend {
-        Backend::Mysql(m) => m,
-        other => panic!("{other:?}"),
-    }
+    parts(cfg).1.expect("a mysql configuration")
 }
 
 #[test]

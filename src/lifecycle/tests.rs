@@ -42,11 +42,25 @@ fn sid(tag: &str) -> String {
     format!("{tag}{}", "x".repeat(26 - tag.len()))
 }
 
+/// A session stored by an earlier request, live for 100 s.
+fn stored(srv: &MemoryServer, tag: &str, data: &[u8]) -> String {
+    let id = sid(tag);
+    srv.put(&id, data, Duration::from_secs(100));
+    id
+}
+
 /// Another process holding `id`'s lock.
 fn holder(srv: &MemoryServer, id: &str) -> MemoryStore {
     let mut other = srv.store(&config(|_| {}));
     other.read(id, true).unwrap();
     other
+}
+
+/// The Session API started on `id` (which must be live), locked.
+fn open(h: &mut H, id: &str) -> SessionState {
+    let mut st = SessionState::new();
+    began(st.start(h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
+    st
 }
 
 fn decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
@@ -69,8 +83,7 @@ fn began(s: Started<Vec<u8>>) -> (String, Vec<u8>, bool) {
 #[test]
 fn strict_mode_a_live_id_is_valid_and_its_read_costs_no_second_trip() {
     let srv = server();
-    let id = sid("live");
-    srv.put(&id, b"data", Duration::from_secs(100));
+    let id = stored(&srv, "live", b"data");
     let mut h = handler(&srv, &config(|_| {}));
     assert!(h.validate_id(&id).unwrap());
     assert_eq!(trips(&h), 1);
@@ -103,8 +116,7 @@ fn strict_mode_a_malformed_id_is_invalid_without_asking_the_store() {
 #[test]
 fn strict_mode_a_locked_id_is_valid_and_the_read_fails_without_waiting_again() {
     let srv = server();
-    let id = sid("locked");
-    srv.put(&id, b"data", Duration::from_secs(100));
+    let id = stored(&srv, "locked", b"data");
     let _other = holder(&srv, &id);
     let mut h = handler(&srv, &config(|c| c.lock_wait_timeout = Duration::from_millis(100)));
     assert!(h.validate_id(&id).unwrap(), "an id in use is not invalid");
@@ -117,9 +129,7 @@ fn strict_mode_a_locked_id_is_valid_and_the_read_fails_without_waiting_again() {
 #[test]
 fn strict_mode_while_holding_another_lock_only_existence_is_checked() {
     let srv = server();
-    let (held, other) = (sid("held"), sid("other"));
-    srv.put(&held, b"h", Duration::from_secs(100));
-    srv.put(&other, b"o", Duration::from_secs(100));
+    let (held, other) = (stored(&srv, "held", b"h"), stored(&srv, "other", b"o"));
     let mut h = handler(&srv, &config(|_| {}));
     h.read(&held).unwrap();
     assert!(h.validate_id(&other).unwrap());
@@ -144,8 +154,7 @@ fn strict_mode_a_prefetch_for_another_id_is_released_by_the_read() {
 #[test]
 fn start_resumes_a_live_session_holds_its_lock_and_sends_no_cookie() {
     let srv = server();
-    let id = sid("resume");
-    srv.put(&id, b"stored", Duration::from_secs(100));
+    let id = stored(&srv, "resume", b"stored");
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
     let (got, data, send_cookie) = began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
@@ -157,9 +166,7 @@ fn start_resumes_a_live_session_holds_its_lock_and_sends_no_cookie() {
 #[test]
 fn start_takes_the_argument_over_the_cookie_and_asks_the_cookie_only_without_one() {
     let srv = server();
-    let (arg, cookie) = (sid("arg"), sid("cookie"));
-    srv.put(&arg, b"a", Duration::from_secs(100));
-    srv.put(&cookie, b"c", Duration::from_secs(100));
+    let (arg, cookie) = (stored(&srv, "arg", b"a"), stored(&srv, "cookie", b"c"));
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
     let asked = |_: &str| -> Option<Vec<u8>> { panic!("the cookie was read") };
@@ -205,8 +212,7 @@ fn fixation_guard_a_malformed_or_missing_id_starts_fresh_without_reading_it() {
 #[test]
 fn start_with_data_that_does_not_decode_fails_and_releases_the_lock() {
     let srv = server();
-    let id = sid("corrupt");
-    srv.put(&id, b"corrupt bytes", Duration::from_secs(100));
+    let id = stored(&srv, "corrupt", b"corrupt bytes");
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
     match st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode) {
@@ -237,11 +243,9 @@ fn lazy_write_decision_table() {
 #[test]
 fn lazy_write_unchanged_after_a_refreshing_read_only_unlocks() {
     let srv = server();
-    let id = sid("unlockonly");
-    srv.put(&id, b"same", Duration::from_secs(100));
+    let id = stored(&srv, "unlockonly", b"same");
     let mut h = handler(&srv, &config(|_| {}));
-    let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
+    let mut st = open(&mut h, &id);
     assert_eq!(srv.ttl_left(&id), Some(LIFETIME), "the locked read refreshed the expiry");
     srv.clock().advance(Duration::from_secs(10));
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"same".to_vec())).unwrap();
@@ -254,11 +258,9 @@ fn lazy_write_unchanged_after_a_refreshing_read_only_unlocks() {
 fn lazy_write_unchanged_without_a_refreshing_read_touches() {
     let srv = server();
     srv.set_refresh_on_read(false); // as MySQL: the read cannot refresh
-    let id = sid("touch");
-    srv.put(&id, b"same", Duration::from_secs(100));
+    let id = stored(&srv, "touch", b"same");
     let mut h = handler(&srv, &config(|_| {}));
-    let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
+    let mut st = open(&mut h, &id);
     srv.clock().advance(Duration::from_secs(10));
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"same".to_vec())).unwrap();
     assert_eq!(srv.ttl_left(&id), Some(LIFETIME));
@@ -269,8 +271,7 @@ fn lazy_write_unchanged_without_a_refreshing_read_touches() {
 #[test]
 fn lazy_write_a_refresh_to_another_lifetime_is_not_taken_for_this_one() {
     let srv = server();
-    let id = sid("otherttl");
-    srv.put(&id, b"same", Duration::from_secs(100));
+    let id = stored(&srv, "otherttl", b"same");
     let mut h = handler(&srv, &config(|_| {}));
     h.read(&id).unwrap();
     // PHP's gc_maxlifetime changed between read and write: the expiry must be set again.
@@ -281,11 +282,9 @@ fn lazy_write_a_refresh_to_another_lifetime_is_not_taken_for_this_one() {
 #[test]
 fn lazy_write_changed_data_is_written_and_the_lock_released() {
     let srv = server();
-    let id = sid("changed");
-    srv.put(&id, b"old", Duration::from_secs(100));
+    let id = stored(&srv, "changed", b"old");
     let mut h = handler(&srv, &config(|_| {}));
-    let mut st = SessionState::new();
-    began(st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
+    let mut st = open(&mut h, &id);
     st.close(&mut h, LIFETIME, || Ok::<_, String>(b"new".to_vec())).unwrap();
     assert_eq!(srv.data(&id).as_deref(), Some(&b"new"[..]));
     assert!(!srv.is_locked(&id));
@@ -298,8 +297,7 @@ fn lazy_write_changed_data_is_written_and_the_lock_released() {
 #[test]
 fn lazy_write_a_read_only_session_stores_nothing_and_takes_no_lock() {
     let srv = server();
-    let id = sid("readonly");
-    srv.put(&id, b"old", Duration::from_secs(100));
+    let id = stored(&srv, "readonly", b"old");
     let _other = holder(&srv, &id);
     let mut h = handler(&srv, &config(|_| {}));
     let mut st = SessionState::new();
@@ -330,8 +328,7 @@ fn lock_policy_fail_reports_the_lock_timeout_after_the_wait() {
 #[test]
 fn lock_policy_readonly_falls_back_to_an_unlocked_read_and_skips_the_write() {
     let srv = server();
-    let id = sid("fallback");
-    srv.put(&id, b"theirs", Duration::from_secs(100));
+    let id = stored(&srv, "fallback", b"theirs");
     let _other = holder(&srv, &id);
     let mut h = handler(&srv, &config(|c| c.lock_fail = LockFailPolicy::ReadOnly));
     assert_eq!(h.read(&id).unwrap(), b"theirs");
@@ -387,8 +384,7 @@ fn lock_policy_locking_off_never_locks() {
 #[test]
 fn read_and_close_never_locks_nor_waits_and_refreshes_in_the_one_trip() {
     let srv = server();
-    let id = sid("rac");
-    srv.put(&id, b"data", Duration::from_secs(100));
+    let id = stored(&srv, "rac", b"data");
     let _other = holder(&srv, &id);
     let cfg = config(|_| {});
     let mut h = Handler::new(RefCell::new(srv.store(&cfg)), &cfg, true);
@@ -405,19 +401,18 @@ fn read_and_close_never_locks_nor_waits_and_refreshes_in_the_one_trip() {
 
 // --- regenerate, destroy, gc -----------------------------------------------------------------
 
-fn started(srv: &MemoryServer, h: &mut H, id: &str) -> SessionState {
-    srv.put(id, b"data", Duration::from_secs(100));
-    let mut st = SessionState::new();
-    began(st.start(h, Some(id.as_bytes()), || None, false, 32, decode).unwrap());
-    st
+/// A started session (data `data`) on a fresh server: the server, the handler, the id, the state.
+fn session(tag: &str) -> (MemoryServer, H, String, SessionState) {
+    let srv = server();
+    let id = stored(&srv, tag, b"data");
+    let mut h = handler(&srv, &config(|_| {}));
+    let st = open(&mut h, &id);
+    (srv, h, id, st)
 }
 
 #[test]
 fn regenerate_deleting_the_old_session_relocks_the_new_id_and_forces_a_write() {
-    let srv = server();
-    let old = sid("regen");
-    let mut h = handler(&srv, &config(|_| {}));
-    let mut st = started(&srv, &mut h, &old);
+    let (srv, mut h, old, mut st) = session("regen");
     let new = st.regenerate(&mut h, true, 32).unwrap();
     assert_ne!(new, old);
     assert_eq!(srv.data(&old), None);
@@ -432,10 +427,7 @@ fn regenerate_deleting_the_old_session_relocks_the_new_id_and_forces_a_write() {
 
 #[test]
 fn regenerate_keeping_the_old_session_leaves_its_data_and_frees_its_lock() {
-    let srv = server();
-    let old = sid("keep");
-    let mut h = handler(&srv, &config(|_| {}));
-    let mut st = started(&srv, &mut h, &old);
+    let (srv, mut h, old, mut st) = session("keep");
     let new = st.regenerate(&mut h, false, 32).unwrap();
     assert_eq!(srv.data(&old).as_deref(), Some(&b"data"[..]));
     assert!(!srv.is_locked(&old));
@@ -446,10 +438,7 @@ fn regenerate_keeping_the_old_session_leaves_its_data_and_frees_its_lock() {
 
 #[test]
 fn destroy_deletes_once_and_asks_for_the_cookie_to_expire() {
-    let srv = server();
-    let id = sid("destroy");
-    let mut h = handler(&srv, &config(|_| {}));
-    let mut st = started(&srv, &mut h, &id);
+    let (srv, mut h, id, mut st) = session("destroy");
     assert!(st.destroy(&mut h).unwrap());
     assert_eq!(srv.data(&id), None);
     assert!(!srv.is_locked(&id));
@@ -574,8 +563,7 @@ fn a_mid_request_save_keeps_the_lock() {
 #[test]
 fn a_too_large_write_is_refused_and_keeps_the_old_data() {
     let srv = server();
-    let id = sid("big");
-    srv.put(&id, b"old", Duration::from_secs(100));
+    let id = stored(&srv, "big", b"old");
     let mut h = handler(&srv, &config(|c| c.max_size = 1024));
     h.read(&id).unwrap();
     assert!(matches!(h.write(&id, &[0; 2000], LIFETIME), Err(HandlerError::Store(StoreError::TooLarge { size: 2000, max: 1024 }))));
