@@ -76,7 +76,7 @@ impl DsnParts {
     }
 
     /// Redis over a unix socket: `redis+unix://[auth@]/path?db=N&...`.
-    fn to_unix_dsn(mut self, socket: &str) -> String {
+    fn into_unix_dsn(mut self, socket: &str) -> String {
         if let Some(db) = self.path.take() {
             self.query.push(("db".into(), db));
         }
@@ -114,7 +114,7 @@ pub fn handler_config(pairs: Vec<(String, String)>, scheme: &str) -> Result<Conf
         None => match p.query.iter().position(|(k, _)| k == "socket") {
             Some(i) if scheme == "redis" => {
                 let (_, socket) = p.query.remove(i);
-                p.to_unix_dsn(&socket)
+                p.into_unix_dsn(&socket)
             }
             _ => p.to_dsn(),
         },
