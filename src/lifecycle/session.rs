@@ -16,6 +16,8 @@ pub struct SessionState {
     original: Option<Vec<u8>>,
     /// Started read-only: no lock taken, close() writes nothing.
     read_only: bool,
+    /// close() was set to run at the end of the request (once per object).
+    auto_close: bool,
 }
 
 /// What start() did.
@@ -23,9 +25,10 @@ pub struct SessionState {
 pub enum Started<T> {
     /// Already started: nothing read again.
     Already(String),
-    /// Started: the id, the decoded data, and whether to send the cookie (the browser does not
-    /// have this id yet).
-    Began { id: String, data: T, send_cookie: bool },
+    /// Started: the id, the decoded data, whether to send the cookie (the browser does not
+    /// have this id yet), and whether to have close() run at the end of the request (the first
+    /// start of this object: an app that never calls close() still saves, once).
+    Began { id: String, data: T, send_cookie: bool, auto_close: bool },
 }
 
 /// A failure of start() or close(): the store's, or the data's own (decoding, encoding), which
@@ -103,7 +106,8 @@ impl SessionState {
         self.original = Some(bytes);
         self.id = Some(id.clone());
         self.started = true;
-        Ok(Started::Began { id, data, send_cookie })
+        let auto_close = !std::mem::replace(&mut self.auto_close, true);
+        Ok(Started::Began { id, data, send_cookie, auto_close })
     }
 
     /// Saves the data if it changed since start (otherwise only refreshes the expiry) and

@@ -73,7 +73,7 @@ fn decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 fn began(s: Started<Vec<u8>>) -> (String, Vec<u8>, bool) {
     match s {
-        Started::Began { id, data, send_cookie } => (id, data, send_cookie),
+        Started::Began { id, data, send_cookie, .. } => (id, data, send_cookie),
         Started::Already(id) => panic!("already started as {id}"),
     }
 }
@@ -177,6 +177,22 @@ fn start_takes_the_argument_over_the_cookie_and_asks_the_cookie_only_without_one
     let mut st = SessionState::new();
     let (id, data, send_cookie) = began(st.start(&mut h, None, || Some(cookie.clone().into_bytes()), false, 32, decode).unwrap());
     assert_eq!((id.as_str(), data.as_slice(), send_cookie), (cookie.as_str(), &b"c"[..], false));
+}
+
+#[test]
+fn start_asks_for_the_end_of_request_close_once_per_object() {
+    let (_srv, mut h, id, mut st) = session("auto");
+    st.close(&mut h, LIFETIME, || Ok::<_, String>(b"data".to_vec())).unwrap();
+    match st.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap() {
+        Started::Began { auto_close, .. } => assert!(!auto_close, "registered by the first start already"),
+        other => panic!("{other:?}"),
+    }
+    let mut fresh = SessionState::new();
+    st.close(&mut h, LIFETIME, || Ok::<_, String>(b"data".to_vec())).unwrap();
+    match fresh.start(&mut h, Some(id.as_bytes()), || None, false, 32, decode).unwrap() {
+        Started::Began { auto_close, .. } => assert!(auto_close),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -367,6 +383,21 @@ fn lock_policy_an_expired_lock_nobody_touched_still_writes() {
     srv.clock().advance(Duration::from_secs(5));
     a.write(&id, b"late", LIFETIME).unwrap();
     assert_eq!(srv.data(&id).as_deref(), Some(&b"late"[..]));
+}
+
+#[test]
+fn lock_policy_a_release_never_frees_another_requests_lock() {
+    let srv = server();
+    let id = sid("token");
+    let cfg = config(|c| c.lock_ttl = Duration::from_secs(2));
+    let mut a = handler(&srv, &cfg);
+    a.read(&id).unwrap();
+    srv.clock().advance(Duration::from_secs(3));
+    let _b = holder(&srv, &id);
+    // a's lock expired and b took it: a's release (lazy write, close) must leave b's alone.
+    a.update_timestamp(&id, LIFETIME).unwrap();
+    a.close().unwrap();
+    assert!(srv.is_locked(&id));
 }
 
 #[test]

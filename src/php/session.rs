@@ -88,7 +88,6 @@ pub struct Session {
     name: String,
     cookie: CookieSettings,
     state: SessionState,
-    shutdown_registered: bool,
 }
 
 fn data_of(self_: &ZendClassObject<Session>) -> Zval {
@@ -118,7 +117,6 @@ impl Session {
             name: s.name,
             cookie: s.cookie,
             state: SessionState::new(),
-            shutdown_registered: false,
         })
     }
 
@@ -126,11 +124,8 @@ impl Session {
         borrow(&self.shared)
     }
 
-    /// Saves at the end of the request if the app never calls close().
+    /// Has close() run at the end of the request.
     fn register_shutdown(self_: &mut ZendClassObject<Session>) -> PhpResult<()> {
-        if self_.shutdown_registered {
-            return Ok(());
-        }
         let mut cb = ZendHashTable::new();
         let mut obj = Zval::new();
         obj.set_object(self_.get_mut_zend_obj());
@@ -139,7 +134,6 @@ impl Session {
         let mut cb_z = Zval::new();
         cb_z.set_hashtable(cb);
         call("register_shutdown_function", vec![&cb_z])?;
-        self_.shutdown_registered = true;
         Ok(())
     }
 }
@@ -217,15 +211,17 @@ impl Session {
             ffi::raise_notices(&mut store.handler);
             r.map_err(thrown)?
         };
-        let (id, data, send_cookie) = match started {
+        let (id, data, send_cookie, auto_close) = match started {
             Started::Already(id) => return Ok(id),
-            Started::Began { id, data, send_cookie } => (id, data, send_cookie),
+            Started::Began { id, data, send_cookie, auto_close } => (id, data, send_cookie, auto_close),
         };
         set_data(self_, data)?;
         if send_cookie {
             cookie::send(&self_.cookie, &self_.name, Some(&id))?;
         }
-        Session::register_shutdown(self_)?;
+        if auto_close {
+            Session::register_shutdown(self_)?;
+        }
         Ok(id)
     }
 
