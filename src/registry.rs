@@ -4,10 +4,12 @@
 //! shared by every child, and replies would cross. So nothing connects at start-up, every entry
 //! remembers the PID that created it, and an entry inherited across a fork is abandoned (never
 //! closed: closing would send a QUIT on the parent's socket) and built anew.
+use crate::config::{Backend, Config};
 use crate::fnv::FnvBuild;
-use crate::store::{SessionStore, StoreError};
+use crate::store::{self, SessionStore, StoreError, StoreProvider};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 struct Entry {
     /// The process generation that built it (see `generation`).
@@ -68,6 +70,73 @@ pub fn with_store<T, E: From<StoreError>>(
     })
 }
 
+/// The registry as a handler's store provider: this process's store for one configuration.
+#[derive(Clone)]
+pub struct Registered {
+    /// Shared with the native handler's per-save-path cache: a request clones no configuration.
+    cfg: Rc<Config>,
+    key: Rc<str>,
+    default_prefix: &'static str,
+}
+
+impl Registered {
+    pub fn new(cfg: Config, default_prefix: &'static str) -> Registered {
+        let key = Rc::from(store_key(&cfg, default_prefix));
+        Registered { cfg: Rc::new(cfg), key, default_prefix }
+    }
+
+    /// As `new`, with a key computed once by the caller (the native handler caches it per save
+    /// path, so a request does not format its configuration again).
+    pub fn with_key(cfg: Rc<Config>, key: Rc<str>, default_prefix: &'static str) -> Registered {
+        Registered { cfg, key, default_prefix }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+}
+
+impl StoreProvider for Registered {
+    fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let (cfg, prefix) = (&*self.cfg, self.default_prefix);
+        with_store(&self.key, || store::open(cfg, prefix, generation), f)
+    }
+}
+
+/// The registry key of a configuration: everything that tells two configurations apart, the
+/// password included. It never leaves this process's memory.
+pub fn store_key(cfg: &Config, default_prefix: &str) -> String {
+    let password = match &cfg.backend {
+        Backend::Redis(r) => r.password.as_ref().map(|p| p.expose().to_string()),
+        Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
+    };
+    let full = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
+    // A digest keeps the per-call lookup cheap (the full text is a few hundred bytes).
+    sha1_smol::Sha1::from(full.as_bytes()).digest().to_string()
+}
+
+/// This process's counters summed over its stores (`stats()` and phpinfo()).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Totals {
+    pub stores: u64,
+    pub round_trips: u64,
+    pub lock_failures: u64,
+    /// The longest of the stores' last lock waits.
+    pub last_lock_wait_ms: f64,
+}
+
+pub fn totals() -> Totals {
+    let mut t = Totals::default();
+    for_each(|s| {
+        let st = s.stats();
+        t.stores += 1;
+        t.round_trips += st.round_trips;
+        t.lock_failures += st.lock_failures;
+        t.last_lock_wait_ms = t.last_lock_wait_ms.max(st.last_lock_wait.as_secs_f64() * 1000.0);
+    });
+    t
+}
+
 /// Runs `f` on every store this process built (skipping those inherited across a fork).
 pub fn for_each(mut f: impl FnMut(&mut dyn SessionStore)) {
     let pid = generation();
@@ -92,4 +161,46 @@ pub fn release_all_locks() -> usize {
         }
     });
     released
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::{Clock, MemoryServer};
+
+    #[test]
+    fn store_keys_tell_passwords_and_prefixes_apart() {
+        let a = crate::config::parse_dsn("redis://:one@127.0.0.1:6379/0").unwrap();
+        let b = crate::config::parse_dsn("redis://:two@127.0.0.1:6379/0").unwrap();
+        assert_ne!(store_key(&a, "p:"), store_key(&b, "p:"));
+        assert_ne!(store_key(&a, "p:"), store_key(&a, "q:"));
+        assert_eq!(store_key(&a, "p:"), store_key(&a.clone(), "p:"));
+        assert!(!store_key(&a, "p:").contains("one"));
+    }
+
+    #[test]
+    fn a_store_is_built_once_and_reentry_is_refused() {
+        let srv = MemoryServer::new(Clock::manual());
+        let cfg = Config::redis_default();
+        let key = "registry-test-memory";
+        let mut built = 0;
+        for _ in 0..2 {
+            let r: Result<(), StoreError> = with_store(
+                key,
+                || {
+                    built += 1;
+                    Ok(Box::new(srv.store(&cfg)) as Box<dyn SessionStore>)
+                },
+                |s| {
+                    s.write("abcdefghijklmnopqrstuvwxyz", b"x", 60)?;
+                    let inner = with_store(key, || Err(StoreError::Busy), |_| Ok(()));
+                    assert!(matches!(inner, Err(StoreError::Busy)), "re-entry must be refused");
+                    Ok(())
+                },
+            );
+            r.unwrap();
+        }
+        assert_eq!(built, 1);
+        assert_eq!(srv.data("abcdefghijklmnopqrstuvwxyz").as_deref(), Some(&b"x"[..]));
+    }
 }

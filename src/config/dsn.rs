@@ -181,10 +181,9 @@ fn parse_secs(field: &str, v: &str) -> Result<Duration, ConfigError> {
 }
 
 fn parse_bool(field: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "on" | "yes" => Ok(true),
-        "0" | "false" | "off" | "no" => Ok(false),
-        _ => err(format!("invalid {field} {:?}: expected 0 or 1", v.chars().take(16).collect::<String>())),
+    match flag(v) {
+        Some(b) => Ok(b),
+        None => err(format!("invalid {field} {:?}: expected 0 or 1", v.chars().take(16).collect::<String>())),
     }
 }
 
@@ -279,13 +278,7 @@ fn apply_common(cfg: &mut Config, opts: Opts, password: &mut Option<Secret>) -> 
                     _ => return err(format!("invalid max_size {:?}: expected bytes >= 1024", v.chars().take(16).collect::<String>())),
                 }
             }
-            "serializer" => {
-                cfg.serializer = Some(match v.as_str() {
-                    "php" => Serializer::Php,
-                    "json" => Serializer::Json,
-                    _ => return err(format!("invalid serializer {:?}: expected php or json", v.chars().take(16).collect::<String>())),
-                })
-            }
+            "serializer" => cfg.serializer = Some(Serializer::from_name(&v)?),
             "persistent" => cfg.persistent = parse_bool("persistent", &v)?,
             "password_file" | "password_env" => *password = Some(password_from(&k, &v)?),
             _ => left.push((k, v)),

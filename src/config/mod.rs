@@ -2,6 +2,7 @@
 //! never contain a password.
 
 mod dsn;
+pub mod options;
 mod secret;
 
 pub use dsn::parse_dsn;
@@ -173,6 +174,27 @@ pub enum LockFailPolicy {
 pub enum Serializer {
     Php,
     Json,
+}
+
+impl Serializer {
+    /// `php` or `json` (surrounding blanks ignored; empty is the default, `php`).
+    pub fn from_name(name: &str) -> Result<Serializer, ConfigError> {
+        match name.trim() {
+            "" | "php" => Ok(Serializer::Php),
+            "json" => Ok(Serializer::Json),
+            other => err(format!("invalid serializer {:?}: expected php or json", other.chars().take(16).collect::<String>())),
+        }
+    }
+}
+
+/// The one reading of an on/off setting: `1`/`true`/`on`/`yes` or `0`/`false`/`off`/`no`, in
+/// any case; None for anything else (each caller says what that means).
+pub fn flag(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

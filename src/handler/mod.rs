@@ -1,13 +1,16 @@
 //! The semantics PHP's session module expects from a save handler, written once for the native
-//! `cannon` handler and the handler classes: strict-mode validation that prefetches the data,
-//! collision-checked ids, the lock held from read to write/close, the read-only fallback when a
-//! lock cannot be had. Plain Rust; the PHP layer only converts and reports.
+//! `cannon` handler, the handler classes and the Session API: strict-mode validation that
+//! prefetches the data, collision-checked ids and create_sid's outage memo, the lock held from
+//! read to write/close, the read-only fallback when a lock cannot be had, request set-up. The
+//! store comes from a `StoreProvider` (the process registry in PHP, an in-memory store in the
+//! lifecycle tests); what to do at the end (write, touch, unlock) is `lifecycle::save`'s
+//! decision. Plain Rust; the PHP layer only converts and reports.
 use crate::config::{Config, LockFailPolicy};
 use crate::id;
-use crate::registry;
-use crate::store::{self, SessionStore, StoreError};
+use crate::lifecycle::save::{self, Save};
+use crate::registry::Registered;
+use crate::store::{self, SessionStore, StoreError, StoreProvider};
 use std::fmt;
-use std::rc::Rc;
 
 #[derive(Debug)]
 pub enum HandlerError {
@@ -47,12 +50,12 @@ enum Prefetched {
     LockTimeout { id_prefix: String, waited_ms: u64 },
 }
 
-/// One handler's view of a backend: which process-wide store it uses, and this request's state.
-pub struct Handler {
-    /// Shared with the native handler's per-save-path cache: a request clones no configuration.
-    cfg: Rc<Config>,
-    store_key: Rc<str>,
-    default_prefix: &'static str,
+/// One request's view of a backend: the store it gets from its provider, and this request's
+/// state.
+pub struct Handler<P: StoreProvider = Registered> {
+    provider: P,
+    lock_fail: LockFailPolicy,
+    persistent: bool,
     pub locking: bool,
     /// This request only reads (`read_and_close`, read-only Session): never lock, never wait.
     pub read_only_request: bool,
@@ -65,43 +68,58 @@ pub struct Handler {
     pub refresh_ttl: Option<u64>,
     /// The id whose expiry the read already refreshed in this request.
     refreshed: Option<String>,
+    /// `create_sid` could not reach the store: the read PHP makes next reports that at once,
+    /// instead of waiting for a second timeout. Cleared when a request begins and at close.
+    outage: Option<StoreError>,
     /// Messages for the PHP layer to raise as notices.
     pub notices: Vec<String>,
 }
 
-impl Handler {
-    pub fn new(cfg: Config, default_prefix: &'static str, default_locking: bool) -> Handler {
-        let key = Self::store_key(&cfg, default_prefix);
-        Self::with_key(Rc::new(cfg), Rc::from(key), default_prefix, default_locking)
-    }
-
-    /// The registry key of a configuration: everything that tells two configurations apart, the
-    /// password included. It never leaves this process's memory.
-    pub fn store_key(cfg: &Config, default_prefix: &str) -> String {
-        let password = match &cfg.backend {
-            crate::config::Backend::Redis(r) => r.password.as_ref().map(|p| p.expose().to_string()),
-            crate::config::Backend::Mysql(m) => m.password.as_ref().map(|p| p.expose().to_string()),
-        };
-        let full = format!("{default_prefix}|{cfg:?}|{}", password.unwrap_or_default());
-        // A digest keeps the per-call lookup cheap (the full text is a few hundred bytes).
-        sha1_smol::Sha1::from(full.as_bytes()).digest().to_string()
-    }
-
-    /// As `new`, with a key computed once by the caller (the native handler caches it per
-    /// save path, so a request does not format its configuration again).
-    pub fn with_key(cfg: Rc<Config>, store_key: Rc<str>, default_prefix: &'static str, default_locking: bool) -> Handler {
-        let locking = cfg.locking.unwrap_or(default_locking);
-        Handler { cfg, store_key, default_prefix, locking, read_only_request: false, prefetched: None, read_only: None, refresh_ttl: None, refreshed: None, notices: Vec::new() }
+impl Handler<Registered> {
+    /// A handler on this process's registered store for `cfg`.
+    pub fn registered(cfg: Config, default_prefix: &'static str, default_locking: bool) -> Handler {
+        let provider = Registered::new(cfg, default_prefix);
+        Handler::new(provider.clone(), provider.config(), default_locking)
     }
 
     pub fn config(&self) -> &Config {
-        &self.cfg
+        self.provider.config()
+    }
+}
+
+impl<P: StoreProvider> Handler<P> {
+    pub fn new(provider: P, cfg: &Config, default_locking: bool) -> Handler<P> {
+        Handler {
+            provider,
+            lock_fail: cfg.lock_fail,
+            persistent: cfg.persistent,
+            locking: cfg.locking.unwrap_or(default_locking),
+            read_only_request: false,
+            prefetched: None,
+            read_only: None,
+            refresh_ttl: None,
+            refreshed: None,
+            outage: None,
+            notices: Vec::new(),
+        }
     }
 
-    /// Runs `f` on this process's store for our configuration.
+    /// A request opens the session: `read_and_close` makes it read-only (no lock, no wait), and
+    /// reads refresh the expiry to the session lifetime (`session.gc_maxlifetime`).
+    pub fn begin_request(&mut self, read_and_close: bool, lifetime: u64) {
+        self.outage = None;
+        self.read_only_request = read_and_close;
+        self.refresh_ttl = Some(lifetime);
+    }
+
+    /// Runs `f` on the store the provider lends.
     pub fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, HandlerError> {
-        let (cfg, prefix) = (&*self.cfg, self.default_prefix);
-        registry::with_store(&self.store_key, || store::open(cfg, prefix, registry::generation), f).map_err(HandlerError::from)
+        self.provider.with_store(f).map_err(HandlerError::from)
+    }
+
+    /// The notices gathered so far, for the PHP layer to raise.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
     }
 
     fn check(id: &str) -> Result<(), HandlerError> {
@@ -114,6 +132,9 @@ impl Handler {
 
     /// Reads (and, with locking, locks) the session; a missing session is empty data.
     pub fn read(&mut self, id: &str) -> Result<Vec<u8>, HandlerError> {
+        if let Some(e) = self.outage.take() {
+            return Err(HandlerError::Store(e));
+        }
         Self::check(id)?;
         if let Some((pid, pre)) = self.prefetched.take() {
             if pid == id {
@@ -159,7 +180,7 @@ impl Handler {
                 Ok(data)
             }
             Err(HandlerError::Store(StoreError::LockTimeout { id_prefix, waited_ms }))
-                if self.cfg.lock_fail == LockFailPolicy::ReadOnly =>
+                if self.lock_fail == LockFailPolicy::ReadOnly =>
             {
                 self.notices.push(format!(
                     "session {id_prefix}… is locked by another request (waited {waited_ms} ms): opened read-only, changes will not be saved"
@@ -175,38 +196,46 @@ impl Handler {
         let _ = self.with_store(|s| s.unlock(id));
     }
 
+    /// Ends the request's use of the session (PHP's write): the data is stored, or skipped
+    /// with a notice when the session was opened read-only.
     pub fn write(&mut self, id: &str, data: &[u8], ttl: u64) -> Result<(), HandlerError> {
+        self.finish(id, Some(data), ttl)
+    }
+
+    /// Lazy write: the data did not change, refresh its expiry (and release the lock).
+    pub fn update_timestamp(&mut self, id: &str, ttl: u64) -> Result<(), HandlerError> {
+        self.finish(id, None, ttl)
+    }
+
+    /// Carries out the one lazy-write decision (`lifecycle::save::decide`): `changed` is the new
+    /// data, or None when it is unchanged.
+    pub fn finish(&mut self, id: &str, changed: Option<&[u8]>, ttl: u64) -> Result<(), HandlerError> {
         Self::check(id)?;
         self.prefetched = None;
-        if self.read_only.as_deref() == Some(id) {
-            self.notices.push("session opened read-only (lock not acquired): write skipped".into());
-            return Ok(());
+        let read_only = self.read_only.as_deref() == Some(id);
+        let refreshed = self.refreshed.as_deref() == Some(id) && self.refresh_ttl == Some(ttl);
+        match (save::decide(changed.is_some(), read_only, refreshed), changed) {
+            (Save::Skip { notice }, _) => {
+                if notice {
+                    self.notices.push(save::SKIPPED.into());
+                }
+                Ok(())
+            }
+            (Save::Write, Some(data)) => self.with_store(|s| s.write(id, data, ttl)),
+            // The read refreshed it already: only the lock, if any, is left to release.
+            (Save::UnlockOnly, _) => self.with_store(|s| s.unlock(id)),
+            (Save::Touch | Save::Write, _) => self.with_store(|s| s.touch(id, ttl)),
         }
-        self.with_store(|s| s.write(id, data, ttl))
     }
 
     /// Saves in the middle of a request, keeping the lock (the Adapter API under a Session).
     pub fn save(&mut self, id: &str, data: &[u8], ttl: u64) -> Result<(), HandlerError> {
         Self::check(id)?;
         if self.read_only.as_deref() == Some(id) {
-            self.notices.push("session opened read-only (lock not acquired): write skipped".into());
+            self.notices.push(save::SKIPPED.into());
             return Ok(());
         }
         self.with_store(|s| s.write_keep_lock(id, data, ttl))
-    }
-
-    /// Lazy write: the data did not change, refresh its expiry (and release the lock).
-    pub fn update_timestamp(&mut self, id: &str, ttl: u64) -> Result<(), HandlerError> {
-        Self::check(id)?;
-        self.prefetched = None;
-        if self.read_only.as_deref() == Some(id) {
-            return Ok(());
-        }
-        if self.refreshed.as_deref() == Some(id) && self.refresh_ttl == Some(ttl) {
-            // The read refreshed it already: only the lock, if any, is left to release.
-            return self.with_store(|s| s.unlock(id));
-        }
-        self.with_store(|s| s.touch(id, ttl))
     }
 
     pub fn destroy(&mut self, id: &str) -> Result<(), HandlerError> {
@@ -219,7 +248,8 @@ impl Handler {
     pub fn close(&mut self) -> Result<(), HandlerError> {
         self.prefetched = None;
         self.read_only = None;
-        let persistent = self.cfg.persistent;
+        self.outage = None;
+        let persistent = self.persistent;
         self.with_store(|s| {
             let r = match s.held_lock().map(str::to_string) {
                 Some(id) => s.unlock(&id),
@@ -232,8 +262,10 @@ impl Handler {
         })
     }
 
-    pub fn gc(&mut self, max_lifetime: u64) -> Result<u64, HandlerError> {
-        self.with_store(|s| s.gc(max_lifetime))
+    /// Deletes expired sessions; the count as PHP's int. A negative lifetime is 0.
+    pub fn gc(&mut self, max_lifetime: i64) -> Result<i64, HandlerError> {
+        let deleted = self.with_store(|s| s.gc(max_lifetime.max(0) as u64))?;
+        Ok(clamp_count(deleted))
     }
 
     /// Strict mode: whether the id names a live session. The data is read (and locked) here and
@@ -282,9 +314,28 @@ impl Handler {
         Err(HandlerError::IdsTaken)
     }
 
+    /// PHP's `create_sid`: a fresh, collision-checked id. When the store cannot be reached the
+    /// id is unchecked, and the outage is kept for the read PHP makes next, which reports it at
+    /// once instead of waiting for a second timeout (and PHP cannot take an error from here:
+    /// it replaces it by "Session id must be a string").
+    pub fn create_sid(&mut self, len: usize) -> Result<String, HandlerError> {
+        match self.create_id(len) {
+            Err(HandlerError::Store(e)) => {
+                self.outage = e.is_outage().then_some(e);
+                id::generate(len).map_err(|e| HandlerError::Random(e.to_string()))
+            }
+            other => other,
+        }
+    }
+
     pub fn stats(&self) -> store::StoreStats {
         self.with_store(|s| Ok(s.stats())).unwrap_or_default()
     }
+}
+
+/// A count for PHP's int: more than i64::MAX is i64::MAX.
+pub fn clamp_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ fn validate_id_on_a_locked_id_fails_the_read_not_the_id() {
     other.write(&id, b"data", 60).unwrap();
     assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"data"[..]));
 
-    let mut h = Handler::new(cfg("lock_wait_timeout=0.1"), "", true);
+    let mut h = Handler::registered(cfg("lock_wait_timeout=0.1"), "", true);
     assert!(h.validate_id(&id).unwrap());
     let started = std::time::Instant::now();
     match h.read(&id) {

@@ -26,7 +26,7 @@ pub struct Store {
 
 pub type Shared = Rc<RefCell<Store>>;
 
-pub const SESSION_PREFIX: &str = "cannon_session:";
+pub use crate::lifecycle::settings::SESSION_PREFIX;
 
 impl Store {
     pub fn read_array(&mut self, id: &str) -> PhpResult<ZBox<ZendHashTable>> {
@@ -54,11 +54,8 @@ impl Adapter {
     /// A DSN string, or nothing for `cannon_session.default_dsn`.
     pub fn __construct(dsn: Option<&Zval>) -> PhpResult<Self> {
         let cfg = options::from_zval(dsn, "redis").map_err(|e| from_config(&e))?;
-        let serializer = match cfg.serializer {
-            Some(s) => s,
-            None => serializer::default()?,
-        };
-        let handler = Handler::new(cfg, SESSION_PREFIX, false);
+        let serializer = serializer::of(&cfg)?;
+        let handler = Handler::registered(cfg, SESSION_PREFIX, false);
         let ttl = super::ini::gc_maxlifetime();
         Ok(Adapter { shared: Rc::new(RefCell::new(Store { handler, serializer, ttl })) })
     }
@@ -83,6 +80,6 @@ impl Adapter {
 
     pub fn gc(&self, maxLifetime: i64) -> PhpResult<i64> {
         let mut s = self.shared.try_borrow_mut().map_err(|_| "session adapter is busy")?;
-        s.handler.gc(maxLifetime.max(0) as u64).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)
+        s.handler.gc(maxLifetime).map_err(|e| from_handler(&e))
     }
 }

@@ -13,6 +13,7 @@ pub fn find(lower_name: &str) -> Option<&'static ClassEntry> {
     // SAFETY: class table entries are IS_PTR zvals pointing at class entries that live as long
     // as the process (internal classes) or the request (user classes, which we never look up).
     let ptr = unsafe { zv.ptr::<ClassEntry>()? };
+    // SAFETY: as above: a live class entry, or null.
     unsafe { ptr.as_ref() }
 }
 

@@ -68,7 +68,8 @@ pub fn register() -> ext_php_rs::error::Result<()> {
 
 pub fn entry(kind: Kind) -> &'static ClassEntry {
     let p = ENTRIES[kind as usize].load(Ordering::Relaxed);
-    // SAFETY: set once at start-up from the class table; internal classes live for the process.
+    // SAFETY: null or set once at start-up from the class table; internal classes live for the
+    // process.
     unsafe { p.as_ref() }.unwrap_or_else(runtime_exception)
 }
 
@@ -76,21 +77,31 @@ pub fn exception(kind: Kind, msg: impl Into<String>) -> PhpException {
     PhpException::new(format!("cannon_session: {}", msg.into()), 0, entry(kind))
 }
 
-pub fn from_store(e: &StoreError) -> PhpException {
-    let kind = match e {
+/// The exception class for a store error, by kind: every kind is named, so a new one needs a
+/// decision here.
+fn store_kind(e: &StoreError) -> Kind {
+    match e {
         StoreError::Connection(_) | StoreError::Timeout(_) => Kind::Connection,
         // Transient: the server is up but not serving yet (Redis loading its data set).
         StoreError::Server(s) if s.kind.is_transient() => Kind::Connection,
         StoreError::LockTimeout { .. } => Kind::LockTimeout,
-        _ => Kind::Session,
-    };
-    exception(kind, e.to_string())
+        StoreError::Server(_)
+        | StoreError::LockLost
+        | StoreError::Schema(_)
+        | StoreError::TooLarge { .. }
+        | StoreError::Busy
+        | StoreError::Random(_) => Kind::Session,
+    }
+}
+
+pub fn from_store(e: &StoreError) -> PhpException {
+    exception(store_kind(e), e.to_string())
 }
 
 pub fn from_handler(e: &HandlerError) -> PhpException {
     match e {
         HandlerError::Store(s) => from_store(s),
-        other => exception(Kind::Session, other.to_string()),
+        HandlerError::InvalidId | HandlerError::Random(_) | HandlerError::IdsTaken => exception(Kind::Session, e.to_string()),
     }
 }
 

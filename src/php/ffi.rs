@@ -20,6 +20,7 @@ pub fn ini_string(name: &str) -> Option<String> {
     if !exists || p.is_null() {
         return None;
     }
+    // SAFETY: checked non-null above; the engine's value is NUL-terminated and outlives this call.
     Some(unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
@@ -48,4 +49,11 @@ pub fn warning(msg: &str) {
 
 pub fn notice(msg: &str) {
     php_error(E_NOTICE, msg)
+}
+
+/// Raises, as notices, what a handler gathered (read-only fallbacks, skipped writes).
+pub fn raise_notices<P: crate::store::StoreProvider>(h: &mut crate::handler::Handler<P>) {
+    for n in h.take_notices() {
+        notice(&n);
+    }
 }

@@ -4,7 +4,8 @@ use super::calls::id_of;
 use super::exceptions::{from_config, from_handler};
 use super::native::NATIVE_PREFIX;
 use super::{ce, ffi, ini, options};
-use crate::handler::Handler;
+use crate::config::options::expect_backend;
+use crate::handler::{Handler, HandlerError};
 use ext_php_rs::binary::Binary;
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::exception::PhpResult;
@@ -14,36 +15,31 @@ use ext_php_rs::types::Zval;
 /// Shared body of both handler classes.
 pub struct HandlerCore {
     h: Handler,
-    /// create_sid() could not reach the store: the read() PHP calls next throws that at once
-    /// rather than wait for a second timeout. Cleared by open() and close().
-    outage: Option<crate::store::StoreError>,
 }
 
 impl HandlerCore {
     pub fn new(options: Option<&Zval>, redis: bool, class: &str) -> PhpResult<HandlerCore> {
         let scheme = if redis { "redis" } else { "mysql" };
         let cfg = options::from_zval(options, scheme).map_err(|e| from_config(&e))?;
-        options::expect_backend(&cfg, redis, class).map_err(|e| from_config(&e))?;
-        Ok(HandlerCore { h: Handler::new(cfg, NATIVE_PREFIX, ini::locking()), outage: None })
+        expect_backend(&cfg, redis, class).map_err(|e| from_config(&e))?;
+        Ok(HandlerCore { h: Handler::registered(cfg, NATIVE_PREFIX, ini::locking()) })
     }
 
-    fn done<T>(&mut self, r: Result<T, crate::handler::HandlerError>) -> PhpResult<T> {
-        for n in self.h.notices.drain(..) {
-            ffi::notice(&n);
-        }
+    fn done<T>(&mut self, r: Result<T, HandlerError>) -> PhpResult<T> {
+        ffi::raise_notices(&mut self.h);
         r.map_err(|e| from_handler(&e))
     }
 
+    pub fn open(&mut self) -> bool {
+        self.h.begin_request(super::request::read_and_close(), ini::gc_maxlifetime());
+        true
+    }
     pub fn close(&mut self) -> PhpResult<bool> {
-        self.outage = None;
         let r = self.h.close();
         self.done(r).map(|_| true)
     }
     pub fn read(&mut self, id: &[u8]) -> PhpResult<Binary<u8>> {
-        let r = match self.outage.take() {
-            Some(e) => Err(crate::handler::HandlerError::Store(e)),
-            None => self.h.read(id_of(id)),
-        };
+        let r = self.h.read(id_of(id));
         self.done(r).map(Binary::from)
     }
     pub fn write(&mut self, id: &[u8], data: &[u8]) -> PhpResult<bool> {
@@ -55,21 +51,14 @@ impl HandlerCore {
         self.done(r).map(|_| true)
     }
     pub fn gc(&mut self, max_lifetime: i64) -> PhpResult<i64> {
-        let r = self.h.gc(max_lifetime.max(0) as u64);
-        self.done(r).map(|n| n.min(i64::MAX as u64) as i64)
+        let r = self.h.gc(max_lifetime);
+        self.done(r)
     }
     pub fn create_sid(&mut self) -> PhpResult<String> {
-        let len = ini::sid_length();
-        // Store unreachable: an unchecked id, as the native handler does, so that read() reports
-        // the outage as ConnectionException (PHP replaces an exception thrown from create_sid()
-        // by Error "Session id must be a string").
-        let r = self.h.create_id(len).or_else(|e| match e {
-            crate::handler::HandlerError::Store(_) => {
-                self.outage = super::native::outage_of(&e);
-                crate::id::generate(len).map_err(|e| crate::handler::HandlerError::Random(e.to_string()))
-            }
-            other => Err(other),
-        });
+        // An unreachable store still gives an id, and read() then throws ConnectionException
+        // (PHP replaces an exception thrown from create_sid() by Error "Session id must be a
+        // string"); see Handler::create_sid.
+        let r = self.h.create_sid(ini::sid_length());
         self.done(r)
     }
     pub fn validate_id(&mut self, id: &[u8]) -> PhpResult<bool> {
@@ -105,10 +94,7 @@ macro_rules! handler_class {
             /// The backend comes from the constructor; PHP's save path is ignored.
             #[allow(unused_variables)]
             pub fn open(&mut self, path: String, name: String) -> bool {
-                self.core.outage = None;
-                self.core.h.read_only_request = super::request::read_and_close();
-                self.core.h.refresh_ttl = Some(ini::gc_maxlifetime());
-                true
+                self.core.open()
             }
             pub fn close(&mut self) -> PhpResult<bool> {
                 self.core.close()
@@ -150,7 +136,7 @@ handler_class!(DatabaseHandler, "Cannon\\Session\\DatabaseHandler", false, {
     /// Creates the session table (if missing) for a mysql:// DSN or options array.
     pub fn create_table(options: &Zval) -> PhpResult<bool> {
         let cfg = options::from_zval(Some(options), "mysql").map_err(|e| from_config(&e))?;
-        options::expect_backend(&cfg, false, "DatabaseHandler").map_err(|e| from_config(&e))?;
+        expect_backend(&cfg, false, "DatabaseHandler").map_err(|e| from_config(&e))?;
         let mut store = crate::store::mysql::MysqlStore::new(&cfg).map_err(|e| super::exceptions::from_store(&e))?;
         store.create_table().map_err(|e| super::exceptions::from_store(&e))?;
         Ok(true)

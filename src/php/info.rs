@@ -22,16 +22,10 @@ pub extern "C" fn php_info(_module: *mut ModuleEntry) {
         info_table_row!("cannon_session.locking", if ini::locking() { "1" } else { "0" });
         info_table_row!("cannon_session.serializer", ini::serializer());
         info_table_row!("cannon_session.allowed_classes", ini::allowed_classes());
-        let (mut waits_failed, mut round_trips, mut stores) = (0u64, 0u64, 0u64);
-        crate::registry::for_each(|s| {
-            let st = s.stats();
-            waits_failed += st.lock_failures;
-            round_trips += st.round_trips;
-            stores += 1;
-        });
-        info_table_row!("connections in this process", stores.to_string());
-        info_table_row!("lock waits that timed out (this process)", waits_failed.to_string());
-        info_table_row!("round trips (this process)", round_trips.to_string());
+        let t = crate::registry::totals();
+        info_table_row!("connections in this process", t.stores.to_string());
+        info_table_row!("lock waits that timed out (this process)", t.lock_failures.to_string());
+        info_table_row!("round trips (this process)", t.round_trips.to_string());
         info_table_end!();
     });
 }

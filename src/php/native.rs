@@ -7,7 +7,7 @@
 use super::{ffi, ini};
 use crate::config::{parse_dsn, Config};
 use crate::handler::{Handler, HandlerError};
-use crate::store::StoreError;
+use crate::registry::{self, Registered};
 use ext_php_rs::types::ZendStr;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -39,7 +39,8 @@ pub struct PsModule {
 }
 
 struct Module(PsModule);
-// SAFETY: immutable after construction; the name points at a static C string.
+// SAFETY: immutable after construction; the name points at a static C string and the rest are
+// function pointers, so sharing it between threads cannot race.
 unsafe impl Sync for Module {}
 
 static MODULE: Module = Module(PsModule {
@@ -57,30 +58,17 @@ static MODULE: Module = Module(PsModule {
 
 /// Registers the `cannon` save handler with ext/session. Called from module start-up.
 pub fn register() -> bool {
-    // SAFETY: dlsym on the process's global symbol table; the signature is ext/session's.
+    // SAFETY: dlsym on the process's global symbol table with a NUL-terminated name.
+    let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"php_session_register_module".as_ptr()) };
+    if sym.is_null() {
+        return false;
+    }
+    // SAFETY: the symbol is ext/session's `int php_session_register_module(const ps_module *)`,
+    // and MODULE is a `#[repr(C)]` ps_module that lives as long as the process.
     unsafe {
-        let sym = libc::dlsym(libc::RTLD_DEFAULT, c"php_session_register_module".as_ptr());
-        if sym.is_null() {
-            return false;
-        }
         let f: unsafe extern "C" fn(*const PsModule) -> c_int = std::mem::transmute(sym);
         f(&MODULE.0) == SUCCESS
     }
-}
-
-/// A connection failure or timeout, copied: what `OUTAGE` keeps.
-pub(super) fn outage_of(e: &HandlerError) -> Option<StoreError> {
-    match e {
-        HandlerError::Store(StoreError::Connection(m)) => Some(StoreError::Connection(m.clone())),
-        HandlerError::Store(StoreError::Timeout(m)) => Some(StoreError::Timeout(m.clone())),
-        _ => None,
-    }
-}
-
-thread_local! {
-    /// The store could not be reached by create_sid in this request: the read PHP makes next
-    /// reports that at once, instead of waiting for a second timeout. Cleared by open and close.
-    static OUTAGE: RefCell<Option<StoreError>> = const { RefCell::new(None) };
 }
 
 /// A parsed save path and its registry key, shared by every request that uses it.
@@ -98,7 +86,7 @@ fn config_for(save_path: &str) -> Result<Parsed, String> {
     }
     let path = if save_path.trim().is_empty() { ini::default_dsn() } else { save_path.to_string() };
     let cfg = parse_dsn(&path).map_err(|e| e.to_string())?;
-    let key: Rc<str> = Rc::from(Handler::store_key(&cfg, NATIVE_PREFIX));
+    let key: Rc<str> = Rc::from(registry::store_key(&cfg, NATIVE_PREFIX));
     let cfg = Rc::new(cfg);
     CONFIGS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
@@ -123,33 +111,39 @@ fn guarded<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
 }
 
 /// The request's handler, stored in `mod_data` between open and close.
+///
+/// # Safety
+/// `mod_data` is null or ext/session's `PS(mod_data)` slot, which holds null or a pointer
+/// from `Box::into_raw` in `ps_open`; no other reference to the handler is alive.
 unsafe fn handler<'a>(mod_data: ModData) -> Option<&'a mut Handler> {
     if mod_data.is_null() {
         return None;
     }
-    (*mod_data).cast::<Handler>().as_mut()
+    // SAFETY: as the function's contract says.
+    unsafe { (*mod_data).cast::<Handler>().as_mut() }
 }
 
+/// # Safety
+/// `s` is null or a zend_string ext/session lends for the callback's duration.
 unsafe fn bytes<'a>(s: *mut ZendStr) -> &'a [u8] {
-    match s.as_ref() {
+    // SAFETY: as the function's contract says.
+    match unsafe { s.as_ref() } {
         Some(z) => z.as_bytes(),
         None => &[],
     }
 }
 
 /// Session ids reach us as bytes; ours are ASCII. Anything else is invalid.
+///
+/// # Safety
+/// As `bytes`.
 unsafe fn id_str<'a>(s: *mut ZendStr) -> &'a str {
-    std::str::from_utf8(bytes(s)).unwrap_or("\u{0}")
+    // SAFETY: as the function's contract says.
+    super::calls::id_of(unsafe { bytes(s) })
 }
 
-fn flush_notices(h: &mut Handler) {
-    for n in h.notices.drain(..) {
-        ffi::notice(&n);
-    }
-}
-
-fn report<T>(h: &mut Handler, what: &str, r: Result<T, crate::handler::HandlerError>) -> Option<T> {
-    flush_notices(h);
+fn report<T>(h: &mut Handler, what: &str, r: Result<T, HandlerError>) -> Option<T> {
+    ffi::raise_notices(h);
     match r {
         Ok(v) => Some(v),
         Err(e) => {
@@ -159,20 +153,29 @@ fn report<T>(h: &mut Handler, what: &str, r: Result<T, crate::handler::HandlerEr
     }
 }
 
+fn status(ok: Option<()>) -> c_int {
+    if ok.is_some() { SUCCESS } else { FAILURE }
+}
+
+// Every callback below is called by ext/session with `mod_data` = &PS(mod_data) and borrowed
+// zend_strings (see `handler` and `bytes`); their bodies run under `guarded`.
+
 unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name: *const c_char) -> c_int {
     guarded("open", FAILURE, || {
         // Borrowed, not copied, in the common case of a UTF-8 path.
-        let path = if save_path.is_null() { Cow::Borrowed("") } else { CStr::from_ptr(save_path).to_string_lossy() };
-        OUTAGE.with(|o| o.replace(None));
+        // SAFETY: ext/session passes save_path as a NUL-terminated string (or null).
+        let path = if save_path.is_null() { Cow::Borrowed("") } else { unsafe { CStr::from_ptr(save_path) }.to_string_lossy() };
         match config_for(&path) {
             Ok((cfg, key)) => {
-                if !(*mod_data).is_null() {
-                    drop(Box::from_raw((*mod_data).cast::<Handler>()));
+                // SAFETY: the slot holds null or our handler from a previous open (see `handler`).
+                if let Some(old) = unsafe { handler(mod_data) } {
+                    // SAFETY: the pointer came from Box::into_raw and is dropped once, here.
+                    drop(unsafe { Box::from_raw(old as *mut Handler) });
                 }
-                let mut h = Box::new(Handler::with_key(cfg, key, NATIVE_PREFIX, ini::locking()));
-                h.read_only_request = super::request::read_and_close();
-                h.refresh_ttl = Some(ini::gc_maxlifetime());
-                *mod_data = Box::into_raw(h).cast();
+                let mut h = Box::new(Handler::new(Registered::with_key(cfg.clone(), key, NATIVE_PREFIX), &cfg, ini::locking()));
+                h.begin_request(super::request::read_and_close(), ini::gc_maxlifetime());
+                // SAFETY: mod_data is ext/session's slot, valid for writing.
+                unsafe { *mod_data = Box::into_raw(h).cast() };
                 SUCCESS
             }
             Err(e) => {
@@ -185,27 +188,30 @@ unsafe extern "C" fn ps_open(mod_data: ModData, save_path: *const c_char, _name:
 
 unsafe extern "C" fn ps_close(mod_data: ModData) -> c_int {
     guarded("close", FAILURE, || {
-        OUTAGE.with(|o| o.replace(None));
-        if mod_data.is_null() || (*mod_data).is_null() {
-            return SUCCESS;
-        }
-        let mut h = Box::from_raw((*mod_data).cast::<Handler>());
-        *mod_data = std::ptr::null_mut();
+        // SAFETY: see `handler`; the handler is taken out of the slot and dropped here.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return SUCCESS };
+        // SAFETY: the pointer came from Box::into_raw in ps_open; the slot is cleared at once.
+        let mut h = unsafe {
+            let b = Box::from_raw(h as *mut Handler);
+            *mod_data = std::ptr::null_mut();
+            b
+        };
         let r = h.close();
-        if report(&mut h, "releasing the session lock", r).is_some() { SUCCESS } else { FAILURE }
+        status(report(&mut h, "releasing the session lock", r))
     })
 }
 
 unsafe extern "C" fn ps_read(mod_data: ModData, key: *mut ZendStr, val: *mut *mut ZendStr, _maxlifetime: i64) -> c_int {
     guarded("read", FAILURE, || {
-        let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = match OUTAGE.with(|o| o.take()) {
-            Some(e) => Err(HandlerError::Store(e)),
-            None => h.read(id_str(key)),
-        };
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return FAILURE };
+        // SAFETY: as above.
+        let r = h.read(unsafe { id_str(key) });
         match report(h, "reading the session", r) {
             Some(data) => {
-                *val = ZendStr::new(data, false).into_raw();
+                // SAFETY: `val` is ext/session's out-parameter; it takes ownership of a fresh,
+                // request-allocated string.
+                unsafe { *val = ZendStr::new(data, false).into_raw() };
                 SUCCESS
             }
             None => FAILURE,
@@ -215,37 +221,44 @@ unsafe extern "C" fn ps_read(mod_data: ModData, key: *mut ZendStr, val: *mut *mu
 
 unsafe extern "C" fn ps_write(mod_data: ModData, key: *mut ZendStr, val: *mut ZendStr, maxlifetime: i64) -> c_int {
     guarded("write", FAILURE, || {
-        let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = h.write(id_str(key), bytes(val), maxlifetime.max(1) as u64);
-        if report(h, "writing the session", r).is_some() { SUCCESS } else { FAILURE }
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return FAILURE };
+        // SAFETY: as above.
+        let r = h.write(unsafe { id_str(key) }, unsafe { bytes(val) }, maxlifetime.max(1) as u64);
+        status(report(h, "writing the session", r))
     })
 }
 
 unsafe extern "C" fn ps_update_timestamp(mod_data: ModData, key: *mut ZendStr, _val: *mut ZendStr, maxlifetime: i64) -> c_int {
     guarded("update_timestamp", FAILURE, || {
-        let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = h.update_timestamp(id_str(key), maxlifetime.max(1) as u64);
-        if report(h, "refreshing the session", r).is_some() { SUCCESS } else { FAILURE }
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return FAILURE };
+        // SAFETY: as above.
+        let r = h.update_timestamp(unsafe { id_str(key) }, maxlifetime.max(1) as u64);
+        status(report(h, "refreshing the session", r))
     })
 }
 
 unsafe extern "C" fn ps_destroy(mod_data: ModData, key: *mut ZendStr) -> c_int {
     guarded("destroy", FAILURE, || {
-        let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = h.destroy(id_str(key));
-        if report(h, "destroying the session", r).is_some() { SUCCESS } else { FAILURE }
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return FAILURE };
+        // SAFETY: as above.
+        let r = h.destroy(unsafe { id_str(key) });
+        status(report(h, "destroying the session", r))
     })
 }
 
 unsafe extern "C" fn ps_gc(mod_data: ModData, maxlifetime: i64, nrdels: *mut i64) -> i64 {
     guarded("gc", -1, || {
-        let Some(h) = handler(mod_data) else { return -1 };
-        let r = h.gc(maxlifetime.max(0) as u64);
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return -1 };
+        let r = h.gc(maxlifetime);
         match report(h, "session gc", r) {
             Some(n) => {
-                let n = n.min(i64::MAX as u64) as i64;
                 if !nrdels.is_null() {
-                    *nrdels = n;
+                    // SAFETY: ext/session's out-parameter, checked for null.
+                    unsafe { *nrdels = n };
                 }
                 n
             }
@@ -257,19 +270,16 @@ unsafe extern "C" fn ps_gc(mod_data: ModData, maxlifetime: i64, nrdels: *mut i64
 unsafe extern "C" fn ps_create_sid(mod_data: ModData) -> *mut ZendStr {
     guarded("create_sid", std::ptr::null_mut(), || {
         let len = ini::sid_length();
-        let id = match handler(mod_data) {
-            Some(h) => match h.create_id(len) {
-                Ok(id) => Some(id),
-                // The store is unreachable: hand out an unchecked id; the read that follows
-                // reports the outage (at once, see OUTAGE).
-                Err(e) => {
-                    OUTAGE.with(|o| o.replace(outage_of(&e)));
-                    crate::id::generate(len).ok()
-                }
-            },
+        // SAFETY: see the note above the callbacks.
+        let id = match unsafe { handler(mod_data) } {
+            Some(h) => {
+                let r = h.create_sid(len);
+                report(h, "creating a session id", r)
+            }
             None => crate::id::generate(len).ok(),
         };
         match id {
+            // ext/session takes ownership of the returned string.
             Some(id) => ZendStr::new(id, false).into_raw(),
             None => std::ptr::null_mut(),
         }
@@ -278,8 +288,10 @@ unsafe extern "C" fn ps_create_sid(mod_data: ModData) -> *mut ZendStr {
 
 unsafe extern "C" fn ps_validate_sid(mod_data: ModData, key: *mut ZendStr) -> c_int {
     guarded("validate_sid", FAILURE, || {
-        let Some(h) = handler(mod_data) else { return FAILURE };
-        let r = h.validate_id(id_str(key));
+        // SAFETY: see the note above the callbacks.
+        let Some(h) = (unsafe { handler(mod_data) }) else { return FAILURE };
+        // SAFETY: as above.
+        let r = h.validate_id(unsafe { id_str(key) });
         match report(h, "validating the session id", r) {
             Some(true) => SUCCESS,
             _ => FAILURE,

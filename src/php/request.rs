@@ -15,13 +15,17 @@ pub fn read_and_close() -> bool {
         let Some(ex) = frame else { return false };
         let name = ex
             .function()
+            // SAFETY: `common` is the header every zend_function variant shares; the name is a
+            // zend_string (or null for pseudo-functions) owned by the function.
             .and_then(|f| unsafe { f.common.function_name.as_ref() })
             .map(|n| n.as_bytes());
         if name == Some(&b"session_start"[..]) {
+            // SAFETY: for a call frame, `This.u2` holds the number of arguments passed.
             let nargs = unsafe { ex.This.u2.num_args };
             if nargs < 1 {
                 return false;
             }
+            // SAFETY: argument 0 exists (checked above) and lives in the frame's slots.
             let Some(arg) = (unsafe { ex.zend_call_arg(0) }) else { return false };
             let arg = if arg.is_reference() { arg.dereference() } else { &*arg };
             let Some(opts) = arg.array() else { return false };

@@ -41,31 +41,47 @@ pub fn install() {
 }
 
 unsafe extern "C" fn post_startup() -> i32 {
+    // SAFETY: called once by the engine after every module started, single-threaded, before
+    // any request: the class tables `mark` edits are complete and not yet in use.
     let _ = std::panic::catch_unwind(|| unsafe { mark() });
     match PREVIOUS.get().copied().flatten() {
-        Some(previous) => previous(),
+        // SAFETY: the hook that was installed before ours, called as the engine would have.
+        Some(previous) => unsafe { previous() },
         None => 0,
     }
 }
 
+/// Adds `#[\SensitiveParameter]` to the parameters in `SENSITIVE`.
+///
+/// # Safety
+/// Only from `zend_post_startup_cb` (see `post_startup`).
 unsafe fn mark() {
-    let add = libc::dlsym(libc::RTLD_DEFAULT, c"zend_add_attribute".as_ptr());
+    // SAFETY: dlsym on the global symbol table with a NUL-terminated name.
+    let add = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"zend_add_attribute".as_ptr()) };
     if add.is_null() {
         return; // PHP < 8.0: no attributes at all
     }
-    let add: AddAttribute = std::mem::transmute(add);
+    // SAFETY: the symbol is zend_add_attribute, whose C signature AddAttribute spells out.
+    let add: AddAttribute = unsafe { std::mem::transmute(add) };
     let name = ZendStr::new("SensitiveParameter", true);
     let name_ptr = name.as_ptr() as *mut zend_string;
     for (class, method, param) in SENSITIVE {
         let Some(ce) = super::ce::find(class) else { continue };
         let table = std::ptr::addr_of!(ce.function_table).cast_mut();
-        let zv = zend_hash_str_find(table, method.as_ptr().cast(), method.len());
-        let Some(zv) = zv.as_ref() else { continue };
-        let func = zv.value.ptr.cast::<zend_function>();
+        // SAFETY: the class's function table, looked up with the name and its length.
+        let zv = unsafe { zend_hash_str_find(table, method.as_ptr().cast(), method.len()) };
+        // SAFETY: null or a live entry of that table.
+        let Some(zv) = (unsafe { zv.as_ref() }) else { continue };
+        // SAFETY: function table entries are IS_PTR zvals pointing at zend_functions.
+        let func = unsafe { zv.value.ptr }.cast::<zend_function>();
         if func.is_null() {
             continue;
         }
-        add(std::ptr::addr_of_mut!((*func).common.attributes), name_ptr, 0, ZEND_ATTRIBUTE_PERSISTENT, param + 1, 0);
+        // SAFETY: an internal (persistent) function of our class; the attribute is persistent
+        // too, and the engine copies the name string.
+        unsafe {
+            add(std::ptr::addr_of_mut!((*func).common.attributes), name_ptr, 0, ZEND_ATTRIBUTE_PERSISTENT, param + 1, 0);
+        }
     }
     drop(name);
 }

@@ -2,10 +2,11 @@
 //! value survives: objects, references, floats, binary strings), JSON for stores shared with
 //! other languages. Stored bytes that do not decode raise CorruptDataException.
 use super::calls::call;
-use super::exceptions::{exception, Kind};
+use super::exceptions::{exception, from_config, Kind};
 use super::{convert, ini};
 use crate::codec::json;
-use crate::config::Serializer;
+use crate::config::{Config, Serializer};
+use crate::lifecycle::settings::AllowedClasses;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::zend::ExecutorGlobals;
@@ -28,15 +29,14 @@ pub fn encode(data: &Zval, fmt: Serializer) -> PhpResult<Vec<u8>> {
 
 /// `unserialize()`'s `allowed_classes` option from `cannon_session.allowed_classes`.
 fn allowed_classes() -> PhpResult<Zval> {
-    let setting = ini::allowed_classes();
     let mut z = Zval::new();
-    match setting.trim() {
-        "" | "0" | "false" | "off" | "none" => z.set_bool(false),
-        "1" | "true" | "on" | "all" => z.set_bool(true),
-        list => {
+    match AllowedClasses::from_setting(&ini::allowed_classes()) {
+        AllowedClasses::None => z.set_bool(false),
+        AllowedClasses::Any => z.set_bool(true),
+        AllowedClasses::Only(list) => {
             let mut names = ZendHashTable::new();
-            for n in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                names.push(n).map_err(|e| exception(Kind::Config, e.to_string()))?;
+            for n in list {
+                names.push(n.as_str()).map_err(|e| exception(Kind::Config, e.to_string()))?;
             }
             z.set_hashtable(names);
         }
@@ -82,14 +82,10 @@ pub fn decode(bytes: &[u8], fmt: Serializer) -> PhpResult<ZBox<ZendHashTable>> {
     }
 }
 
-pub fn parse(name: &str) -> PhpResult<Serializer> {
-    match name.trim() {
-        "" | "php" => Ok(Serializer::Php),
-        "json" => Ok(Serializer::Json),
-        other => Err(exception(Kind::Config, format!("invalid serializer {other:?}: expected php or json"))),
+/// The configuration's serializer, or else `cannon_session.serializer`.
+pub fn of(cfg: &Config) -> PhpResult<Serializer> {
+    match cfg.serializer {
+        Some(s) => Ok(s),
+        None => Serializer::from_name(&ini::serializer()).map_err(|e| from_config(&e)),
     }
-}
-
-pub fn default() -> PhpResult<Serializer> {
-    parse(&ini::serializer())
 }

@@ -6,13 +6,14 @@
 // (`regenerate(deleteOld: false)`): they are camelCase like the rest of the PHP API.
 #![allow(non_snake_case)]
 use super::adapter::{Adapter, Shared, Store, SESSION_PREFIX};
-use super::cookie::{self, CookieSettings};
 use super::calls::call;
+use super::cookie;
 use super::exceptions::{exception, from_config, from_handler, Kind};
-use super::{ini, options, serializer};
-use crate::config::{parse_dsn, Config, ConfigError};
+use super::{ffi, ini, options, serializer};
 use crate::handler::Handler;
-use crate::id;
+use crate::lifecycle::cookie::CookieSettings;
+use crate::lifecycle::settings::{self, Settings, SESSION_KEYS};
+use crate::lifecycle::{SessionError, SessionState, Started};
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::builders::{ClassBuilder, ClassProperty};
 use ext_php_rs::exception::PhpResult;
@@ -50,144 +51,33 @@ fn declare_data(builder: ClassBuilder) -> ClassBuilder {
     })
 }
 
-/// CannonPHP config names this object understands (besides those that become DSN parts).
-const SESSION_KEYS: &[&str] = &[
-    "session_driver", "session_engine", "session_dsn", "session_redis_host", "session_redis_port",
-    "session_redis_password", "session_redis_database", "session_expire", "session_name",
-    "session_prefix", "session_autostart", "session_db_table", "host", "port", "username", "password",
-    "dbname", "session_path", "session_domain", "session_http_only", "session_samesite", "session_secure",
-    "session_cookie", "session_cookie_lifetime", "session_serializer", "session_locking",
-    "session_lock_wait_timeout", "session_timeout", "session_connect_timeout",
-];
-
-struct Settings {
-    config: Config,
-    name: String,
-    expire: u64,
-    cookie: CookieSettings,
-    autostart: bool,
-}
-
-fn text(arr: &ZendHashTable, key: &str) -> Result<Option<String>, ConfigError> {
-    match arr.get(key) {
-        Some(z) => options::scalar(z, key),
-        None => Ok(None),
-    }
-}
-
-fn flag(arr: &ZendHashTable, key: &str, default: bool) -> Result<bool, ConfigError> {
-    Ok(match text(arr, key)?.as_deref() {
-        None => default,
-        Some("") | Some("0") | Some("false") | Some("off") | Some("no") => false,
-        Some(_) => true,
-    })
-}
-
-fn settings_from_array(arr: &ZendHashTable) -> Result<Settings, ConfigError> {
-    let driver = text(arr, "session_driver")?.or(text(arr, "session_engine")?).unwrap_or_else(|| "redis".into());
-    let mut query: Vec<(String, String)> = Vec::new();
-    for (key, opt) in [
-        ("session_serializer", "serializer"),
-        ("session_locking", "lock"),
-        ("session_lock_wait_timeout", "lock_wait_timeout"),
-        ("session_timeout", "timeout"),
-        ("session_connect_timeout", "connect_timeout"),
-    ] {
-        if let Some(v) = text(arr, key)? {
-            query.push((opt.into(), v));
-        }
-    }
-    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-    let config = if let Some(dsn) = text(arr, "session_dsn")? {
-        parse_dsn(&dsn)?
-    } else {
-        let parts = match driver.to_ascii_lowercase().as_str() {
-            "redis" => {
-                query.push(("prefix".into(), text(arr, "session_prefix")?.unwrap_or_else(|| SESSION_PREFIX.into())));
-                options::DsnParts {
-                    scheme: "redis".into(),
-                    user: None,
-                    password: nonempty(text(arr, "session_redis_password")?),
-                    host: nonempty(text(arr, "session_redis_host")?),
-                    port: nonempty(text(arr, "session_redis_port")?),
-                    path: nonempty(text(arr, "session_redis_database")?),
-                    query,
-                }
-            }
-            "database" | "mysql" | "db" => {
-                if let Some(t) = text(arr, "session_db_table")? {
-                    query.push(("table".into(), t));
-                }
-                options::DsnParts {
-                    scheme: "mysql".into(),
-                    user: nonempty(text(arr, "username")?),
-                    password: nonempty(text(arr, "password")?),
-                    host: nonempty(text(arr, "host")?),
-                    port: nonempty(text(arr, "port")?),
-                    path: Some(text(arr, "dbname")?.unwrap_or_default()),
-                    query,
-                }
-            }
-            other => {
-                return Err(ConfigError(format!(
-                    "invalid session_driver {:?}: expected redis or database",
-                    other.chars().take(32).collect::<String>()
-                )))
-            }
-        };
-        parse_dsn(&parts.to_dsn())?
-    };
-    let expire = match text(arr, "session_expire")? {
-        None => ini::gc_maxlifetime(),
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(ConfigError(format!("invalid session_expire {v:?}: expected seconds > 0"))),
-        },
-    };
-    let name = text(arr, "session_name")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "cannon_session".into());
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
-        return Err(ConfigError(format!("invalid session_name {name:?}: use letters, digits, '_', '-', '.'")));
-    }
-    let defaults = CookieSettings::default();
-    let cookie = CookieSettings {
-        enabled: flag(arr, "session_cookie", true)?,
-        path: text(arr, "session_path")?.unwrap_or(defaults.path),
-        domain: text(arr, "session_domain")?.unwrap_or(defaults.domain),
-        http_only: flag(arr, "session_http_only", true)?,
-        same_site: text(arr, "session_samesite")?.unwrap_or(defaults.same_site),
-        secure: match text(arr, "session_secure")? {
-            None => None,
-            Some(_) => Some(flag(arr, "session_secure", false)?),
-        },
-        lifetime: text(arr, "session_cookie_lifetime")?.and_then(|v| v.parse().ok()).unwrap_or(0),
-    };
-    Ok(Settings { config, name, expire, cookie, autostart: flag(arr, "session_autostart", false)? })
-}
-
+/// The config as (key, text) pairs of the keys the Session API knows: from an array, a DSN
+/// string, or nothing (`cannon_session.default_dsn`).
 fn settings_from(config: Option<&Zval>) -> PhpResult<Settings> {
-    let arr = match config {
-        None => None,
-        Some(z) if z.is_null() => None,
-        Some(z) => match z.array() {
-            Some(a) => Some(a.to_owned()),
-            None => {
-                let dsn = z.zend_str().map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned());
-                let dsn = dsn.ok_or_else(|| exception(Kind::Config, "expected a config array, a DSN string or null"))?;
-                let mut a = ZendHashTable::new();
-                a.insert("session_dsn", dsn.as_str()).map_err(|e| exception(Kind::Config, e.to_string()))?;
-                Some(a)
-            }
+    let values = match config {
+        None => vec![("session_dsn", ini::default_dsn())],
+        Some(z) if z.is_null() => vec![("session_dsn", ini::default_dsn())],
+        Some(z) => match (z.array(), z.zend_str()) {
+            (Some(arr), _) => options::known(arr, SESSION_KEYS).map_err(|e| from_config(&e))?,
+            (None, Some(dsn)) => vec![("session_dsn", String::from_utf8_lossy(dsn.as_bytes()).into_owned())],
+            (None, None) => return Err(exception(Kind::Config, "expected a config array, a DSN string or null")),
         },
     };
-    let arr = match arr {
-        Some(a) => a,
-        None => {
-            let mut a = ZendHashTable::new();
-            a.insert("session_dsn", ini::default_dsn().as_str()).map_err(|e| exception(Kind::Config, e.to_string()))?;
-            a
-        }
-    };
-    settings_from_array(&arr).map_err(|e| from_config(&e))
+    settings::from_values(&values, ini::gc_maxlifetime()).map_err(|e| from_config(&e))
+}
+
+/// The store a Session shares with its Adapter; refused, not a panic, while in use (a PHP
+/// callback such as __wakeup() re-entering the object).
+fn borrow(shared: &Shared) -> PhpResult<std::cell::RefMut<'_, Store>> {
+    shared.try_borrow_mut().map_err(|_| exception(Kind::Session, "session store is busy"))
+}
+
+/// A SessionError as the exception to throw: the store's by kind, the codec's as it came.
+fn thrown(e: SessionError<ext_php_rs::exception::PhpException>) -> ext_php_rs::exception::PhpException {
+    match e {
+        SessionError::Handler(e) => from_handler(&e),
+        SessionError::Data(e) => e,
+    }
 }
 
 #[php_class]
@@ -197,13 +87,7 @@ pub struct Session {
     shared: Shared,
     name: String,
     cookie: CookieSettings,
-    id: Option<String>,
-    started: bool,
-    /// The encoded data as read at start, to tell whether `data` changed.
-    original: Option<Vec<u8>>,
-    /// Started read-only: no lock taken, close() writes nothing.
-    read_only: bool,
-    shutdown_registered: bool,
+    state: SessionState,
 }
 
 fn data_of(self_: &ZendClassObject<Session>) -> Zval {
@@ -225,38 +109,23 @@ fn set_data(self_: &mut ZendClassObject<Session>, data: ZBox<ZendHashTable>) -> 
 
 impl Session {
     fn new_from(s: Settings) -> PhpResult<Session> {
-        let serializer = match s.config.serializer {
-            Some(x) => x,
-            None => serializer::default()?,
-        };
-        let mut handler = Handler::new(s.config, SESSION_PREFIX, ini::locking());
-        handler.refresh_ttl = Some(s.expire);
+        let serializer = serializer::of(&s.config)?;
+        let mut handler = Handler::registered(s.config, SESSION_PREFIX, ini::locking());
+        handler.begin_request(false, s.expire);
         Ok(Session {
             shared: Rc::new(RefCell::new(Store { handler, serializer, ttl: s.expire })),
             name: s.name,
             cookie: s.cookie,
-            id: None,
-            started: false,
-            original: None,
-            read_only: false,
-            shutdown_registered: false,
+            state: SessionState::new(),
         })
     }
 
     fn store(&self) -> PhpResult<std::cell::RefMut<'_, Store>> {
-        self.shared.try_borrow_mut().map_err(|_| exception(Kind::Session, "session store is busy"))
+        borrow(&self.shared)
     }
 
-    fn new_id(&self) -> PhpResult<String> {
-        let mut st = self.store()?;
-        st.handler.create_id(ini::sid_length()).map_err(|e| from_handler(&e))
-    }
-
-    /// Saves at the end of the request if the app never calls close().
+    /// Has close() run at the end of the request.
     fn register_shutdown(self_: &mut ZendClassObject<Session>) -> PhpResult<()> {
-        if self_.shutdown_registered {
-            return Ok(());
-        }
         let mut cb = ZendHashTable::new();
         let mut obj = Zval::new();
         obj.set_object(self_.get_mut_zend_obj());
@@ -265,7 +134,6 @@ impl Session {
         let mut cb_z = Zval::new();
         cb_z.set_hashtable(cb);
         call("register_shutdown_function", vec![&cb_z])?;
-        self_.shutdown_registered = true;
         Ok(())
     }
 }
@@ -284,15 +152,17 @@ impl Session {
         if !call("class_exists", vec![&class.as_str()])?.bool().unwrap_or(false) {
             return Err(exception(Kind::Config, format!("config class {class:?} not found")));
         }
-        let mut arr = ZendHashTable::new();
+        let mut values = Vec::new();
         for key in SESSION_KEYS {
             let name = format!("{class}::{key}");
             if call("defined", vec![&name.as_str()])?.bool().unwrap_or(false) {
                 let v = call("constant", vec![&name.as_str()])?;
-                arr.insert(*key, v).map_err(|e| exception(Kind::Config, e.to_string()))?;
+                if let Some(text) = options::scalar(&v, key).map_err(|e| from_config(&e))? {
+                    values.push((*key, text));
+                }
             }
         }
-        let settings = settings_from_array(&arr).map_err(|e| from_config(&e))?;
+        let settings = settings::from_values(&values, ini::gc_maxlifetime()).map_err(|e| from_config(&e))?;
         let autostart = settings.autostart;
         let mut obj = ZendClassObject::new(Session::new_from(settings)?);
         if autostart {
@@ -308,7 +178,7 @@ impl Session {
     }
 
     pub fn get_id(&self) -> Option<String> {
-        self.id.clone()
+        self.state.id.clone()
     }
 
     pub fn get_name(&self) -> String {
@@ -316,105 +186,68 @@ impl Session {
     }
 
     pub fn is_started(&self) -> bool {
-        self.started
+        self.state.started
     }
 
     /// Starts (or resumes) the session and returns its id. Without `$id`, the id comes from the
     /// cookie. A missing, malformed or unknown id starts a new session with a fresh id. With
     /// `$readOnly`, no lock is taken (nor waited for) and close() saves nothing.
     pub fn start(self_: &mut ZendClassObject<Session>, id: Option<BinarySlice<u8>>, readOnly: Option<bool>) -> PhpResult<String> {
-        if self_.started {
-            return Ok(self_.id.clone().unwrap_or_default());
-        }
-        let read_only = readOnly.unwrap_or(false);
-        self_.read_only = read_only;
-        self_.store()?.handler.read_only_request = read_only;
-        let wanted: Option<Vec<u8>> = match id {
+        let this: &mut Session = self_;
+        let started = {
+            let mut store = borrow(&this.shared)?;
+            let ser = store.serializer;
             // Bytes, not a String: an id that is not UTF-8 is malformed, not a TypeError.
-            Some(i) => Some(i.to_vec()),
-            None => cookie::incoming(&self_.name),
+            let argument: Option<&[u8]> = id.as_ref().map(|i| &i[..]);
+            let name = &this.name;
+            let r = this.state.start(
+                &mut store.handler,
+                argument,
+                || cookie::incoming(name),
+                readOnly.unwrap_or(false),
+                ini::sid_length(),
+                |b| serializer::decode(b, ser),
+            );
+            ffi::raise_notices(&mut store.handler);
+            r.map_err(thrown)?
         };
-        let from_cookie = wanted.clone();
-        let mut resumed: Option<(String, Vec<u8>)> = None;
-        if let Some(w) = wanted.filter(|w| id::is_well_formed(w)) {
-            let w = String::from_utf8_lossy(&w).into_owned();
-            let mut st = self_.store()?;
-            match st.handler.fetch(&w).map_err(|e| from_handler(&e))? {
-                Some(bytes) => resumed = Some((w, bytes)),
-                // Unknown id: never adopt it (session fixation); drop its lock.
-                None => {
-                    let _ = st.handler.close();
-                }
-            }
-        }
-        let (id, bytes) = match resumed {
-            Some(r) => r,
-            None => (self_.new_id()?, Vec::new()),
-        };
-        let data = {
-            let st = self_.store()?;
-            serializer::decode(&bytes, st.serializer)
-        };
-        let data = match data {
-            Ok(d) => d,
-            Err(e) => {
-                let mut st = self_.store()?;
-                let _ = st.handler.close();
-                return Err(e);
-            }
+        let (id, data, send_cookie, auto_close) = match started {
+            Started::Already(id) => return Ok(id),
+            Started::Began { id, data, send_cookie, auto_close } => (id, data, send_cookie, auto_close),
         };
         set_data(self_, data)?;
-        self_.original = Some(bytes);
-        self_.id = Some(id.clone());
-        self_.started = true;
-        if from_cookie.as_deref() != Some(id.as_bytes()) {
-            self_.cookie.send(&self_.name, Some(&id))?;
+        if send_cookie {
+            cookie::send(&self_.cookie, &self_.name, Some(&id))?;
         }
-        Session::register_shutdown(self_)?;
+        if auto_close {
+            Session::register_shutdown(self_)?;
+        }
         Ok(id)
     }
 
     /// Saves `data` if it changed since start (otherwise only refreshes the expiry) and releases
     /// the lock. Safe to call twice; called by itself at the end of the request.
     pub fn close(self_: &mut ZendClassObject<Session>) -> PhpResult<bool> {
-        if !self_.started {
-            return Ok(true);
-        }
-        self_.started = false;
-        if self_.read_only {
-            self_.original = None;
-            return Ok(true);
-        }
-        let Some(id) = self_.id.clone() else { return Ok(true) };
         let data = data_of(self_);
-        let original = self_.original.take();
-        let mut st = self_.store()?;
-        let bytes = serializer::encode(&data, st.serializer)?;
-        let ttl = st.ttl;
-        let r = if original.as_deref() == Some(&bytes[..]) && !bytes.is_empty() {
-            st.handler.update_timestamp(&id, ttl)
-        } else {
-            st.handler.write(&id, &bytes, ttl)
-        };
-        // Releases a lock the write could not, and closes the connection with persistent=0.
-        let closed = st.handler.close();
-        for n in st.handler.notices.drain(..) {
-            super::ffi::notice(&n);
-        }
-        r.and(closed).map_err(|e| from_handler(&e)).map(|_| true)
+        let this: &mut Session = self_;
+        let mut store = borrow(&this.shared)?;
+        let (ser, ttl) = (store.serializer, store.ttl);
+        let r = this.state.close(&mut store.handler, ttl, || serializer::encode(&data, ser));
+        ffi::raise_notices(&mut store.handler);
+        r.map_err(thrown).map(|_| true)
     }
 
     /// Deletes the session from the store, empties `data` and expires the cookie.
     pub fn destroy(self_: &mut ZendClassObject<Session>) -> PhpResult<bool> {
-        let Some(id) = self_.id.take() else { return Ok(true) };
-        self_.started = false;
-        self_.original = None;
-        {
-            let mut st = self_.store()?;
-            st.handler.destroy(&id).map_err(|e| from_handler(&e))?;
+        let this: &mut Session = self_;
+        let destroyed = {
+            let mut store = borrow(&this.shared)?;
+            this.state.destroy(&mut store.handler).map_err(|e| from_handler(&e))?
+        };
+        if destroyed {
+            set_data(self_, ZendHashTable::new())?;
+            cookie::send(&self_.cookie, &self_.name, None)?;
         }
-        set_data(self_, ZendHashTable::new())?;
-        self_.cookie.send(&self_.name, None)?;
         Ok(true)
     }
 
@@ -423,25 +256,12 @@ impl Session {
     /// (The parameter is camelCase because PHP code passes it by name: `regenerate(deleteOld: false)`.)
     #[php(defaults(deleteOld = true))]
     pub fn regenerate(self_: &mut ZendClassObject<Session>, deleteOld: Option<bool>) -> PhpResult<String> {
-        let delete_old = deleteOld.unwrap_or(true);
-        let new_id = self_.new_id()?;
-        if let Some(old) = self_.id.clone() {
-            let mut st = self_.store()?;
-            if delete_old {
-                st.handler.destroy(&old).map_err(|e| from_handler(&e))?;
-            } else {
-                st.handler.close().map_err(|e| from_handler(&e))?;
-            }
-        }
-        if self_.started {
-            // Hold the lock on the new id, as on the old one.
-            let mut st = self_.store()?;
-            st.handler.fetch(&new_id).map_err(|e| from_handler(&e))?;
-        }
-        self_.id = Some(new_id.clone());
-        // Nothing is stored under the new id yet: close() must write.
-        self_.original = None;
-        self_.cookie.send(&self_.name, Some(&new_id))?;
+        let this: &mut Session = self_;
+        let new_id = {
+            let mut store = borrow(&this.shared)?;
+            this.state.regenerate(&mut store.handler, deleteOld.unwrap_or(true), ini::sid_length()).map_err(|e| from_handler(&e))?
+        };
+        cookie::send(&self_.cookie, &self_.name, Some(&new_id))?;
         Ok(new_id)
     }
 
@@ -462,8 +282,8 @@ impl Session {
     /// Deletes expired sessions; returns how many (Redis expires keys itself: 0).
     pub fn gc(&self, maxLifetime: Option<i64>) -> PhpResult<i64> {
         let mut st = self.store()?;
-        let max = maxLifetime.map(|m| m.max(0) as u64).unwrap_or(st.ttl);
-        st.handler.gc(max).map_err(|e| from_handler(&e)).map(|n| n.min(i64::MAX as u64) as i64)
+        let ttl = st.ttl;
+        SessionState::gc(&mut st.handler, maxLifetime, ttl).map_err(|e| from_handler(&e))
     }
 }
 

@@ -6,18 +6,11 @@ use ext_php_rs::types::ZendHashTable;
 
 /// `['connections' => int, 'round_trips' => int, 'lock_failures' => int, 'last_lock_wait_ms' => float]`
 pub fn process_stats() -> PhpResult<ZBox<ZendHashTable>> {
-    let (mut stores, mut round_trips, mut failures, mut last_wait) = (0i64, 0u64, 0u64, 0f64);
-    crate::registry::for_each(|s| {
-        let st = s.stats();
-        stores += 1;
-        round_trips += st.round_trips;
-        failures += st.lock_failures;
-        last_wait = last_wait.max(st.last_lock_wait.as_secs_f64() * 1000.0);
-    });
+    let t = crate::registry::totals();
     let mut out = ZendHashTable::new();
-    out.insert("connections", stores)?;
-    out.insert("round_trips", round_trips as i64)?;
-    out.insert("lock_failures", failures as i64)?;
-    out.insert("last_lock_wait_ms", last_wait)?;
+    out.insert("connections", t.stores as i64)?;
+    out.insert("round_trips", t.round_trips as i64)?;
+    out.insert("lock_failures", t.lock_failures as i64)?;
+    out.insert("last_lock_wait_ms", t.last_lock_wait_ms)?;
     Ok(out)
 }

@@ -4,6 +4,7 @@
 //! target), so methods take `&mut self` and need no internal locking.
 
 pub mod error;
+pub mod memory;
 pub mod mysql;
 pub mod redis;
 
@@ -80,6 +81,21 @@ pub struct StoreStats {
     pub last_lock_wait: std::time::Duration,
     /// Lock waits that gave up at the lock wait timeout.
     pub lock_failures: u64,
+}
+
+/// Where a handler gets its store: the process registry in PHP (`crate::registry::Registered`),
+/// a store of its own in tests. The store is lent for one call, never kept.
+pub trait StoreProvider {
+    fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, StoreError>;
+}
+
+/// A store owned by the handler itself (tests: a `memory::MemoryStore`).
+impl<S: SessionStore> StoreProvider for std::cell::RefCell<S> {
+    fn with_store<T>(&self, f: impl FnOnce(&mut dyn SessionStore) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        // Re-entry is refused, as the registry refuses it.
+        let mut s = self.try_borrow_mut().map_err(|_| StoreError::Busy)?;
+        f(&mut *s)
+    }
 }
 
 /// Builds the store for a configuration. `default_prefix` applies where the DSN names none.

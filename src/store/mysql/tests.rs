@@ -139,11 +139,14 @@ fn expiry_is_enforced_before_gc_and_gc_counts() {
     let t = Table::new("exp");
     let mut s = store(&t, "");
     for k in ["a", "b", "c"] {
-        s.write(&sid(k), b"short", 1).unwrap();
+        s.write(&sid(k), b"short", 100).unwrap();
     }
     s.write(&sid("live"), b"long", 100).unwrap();
     assert_eq!(s.read(&sid("a"), false).unwrap().as_deref(), Some(&b"short"[..]));
-    thread::sleep(Duration::from_millis(2100));
+    // Expire them now by the server's clock: a 1 s ttl and a sleep would race the second
+    // boundary (expiry is whole seconds), both before and after the sleep.
+    let ids = ["a", "b", "c"].map(|k| format!("'{}'", sid(k))).join(", ");
+    t.sql(&format!("UPDATE {{t}} SET expires_at = UNIX_TIMESTAMP() WHERE session_id IN ({ids})"));
     // Still in the table, but never returned.
     assert_eq!(s.read(&sid("a"), false).unwrap(), None);
     assert_eq!(s.read(&sid("b"), true).unwrap(), None);
@@ -728,10 +731,17 @@ fn a_locked_write_cycle(s: &mut MysqlStore, other: &mut MysqlStore, id: &str, be
     assert_eq!(lock_is_free(other, id).as_deref(), Some(data));
 }
 
-/// Stores `data` with a 1 s expiry, then a locked read + `touch(100)` costs `round_trips`, frees
-/// the lock, and keeps the session past its old expiry.
+/// Seconds before `id` expires, by the server's clock (expiry is whole seconds).
+fn seconds_left(s: &mut MysqlStore, id: &str) -> i64 {
+    let sql = format!("SELECT CAST(expires_at AS SIGNED) - UNIX_TIMESTAMP() FROM `{}` WHERE session_id = ?", s.table);
+    s.with_conn(|c| c.exec_first::<i64, _, _>(sql.as_str(), (id,))).unwrap().expect("the row")
+}
+
+/// Stores `data` with a short expiry, then a locked read + `touch(100)` costs `round_trips`,
+/// frees the lock, and moves the expiry 100 s on. (Asked of the server rather than slept for:
+/// a 1 s ttl may pass before the read, at a second boundary.)
 fn a_locked_lazy_write_refreshes_the_expiry(s: &mut MysqlStore, other: &mut MysqlStore, id: &str, data: &[u8], round_trips: u64) {
-    s.write(id, data, 1).unwrap();
+    s.write(id, data, 5).unwrap();
     let n = trips(s, |s| {
         assert_eq!(s.read(id, true).unwrap().as_deref(), Some(data));
         s.touch(id, 100).unwrap();
@@ -739,9 +749,8 @@ fn a_locked_lazy_write_refreshes_the_expiry(s: &mut MysqlStore, other: &mut Mysq
     assert_eq!(n, round_trips);
     assert_eq!(s.held_lock(), None);
     assert_eq!(lock_is_free(other, id).as_deref(), Some(data));
-    thread::sleep(Duration::from_millis(2100));
-    assert_eq!(s.read(id, false).unwrap().as_deref(), Some(data), "touch refreshed the expiry");
-    assert_eq!(lock_is_free(other, id).as_deref(), Some(data), "touch refreshed the expiry");
+    assert!(seconds_left(s, id) >= 95, "touch refreshed the expiry");
+    assert_eq!(s.read(id, false).unwrap().as_deref(), Some(data));
 }
 
 #[test]
