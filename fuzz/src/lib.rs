@@ -6,6 +6,8 @@
 use cannon_session::codec::json;
 use cannon_session::codec::{Key, Value};
 use cannon_session::config::{parse_dsn, Backend, RedisAddr};
+use cannon_session::store::error::ServerErrorKind;
+use cannon_session::store::redis::resp::{self, Parsed, Reply};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -330,6 +332,113 @@ pub fn gen_json(rng: &mut Rng, depth: usize, out: &mut String) {
                 gen_json(rng, depth + 1, out);
             }
             out.push('}');
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------- RESP
+
+/// The Redis reply parser on any bytes: never panics, stays fast, and is consistent with itself:
+/// a reply parsed from a buffer parses the same from just its own bytes, and from none of its
+/// strict prefixes (each asking for no more bytes than the reply has); an incomplete buffer
+/// asks for more than it holds; a redirection error always carries its slot and node.
+pub fn check_resp(input: &[u8]) -> Result<(), String> {
+    let started = Instant::now();
+    let parsed = resp::parse(input);
+    let took = started.elapsed();
+    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
+        return Err(format!("parse of {} bytes took {took:?}", input.len()));
+    }
+    match parsed {
+        Err(_) => Ok(()),
+        Ok(Parsed::Incomplete { need }) if need > input.len() => Ok(()),
+        Ok(Parsed::Incomplete { need }) => Err(format!("incomplete, but asks for {need} bytes of the {} it has", input.len())),
+        Ok(Parsed::Reply(_, used)) if used == 0 || used > input.len() => Err(format!("took {used} bytes of {}", input.len())),
+        Ok(Parsed::Reply(reply, used)) => {
+            redirects_carried(&reply)?;
+            let alone = resp::parse(&input[..used]);
+            if alone != Ok(Parsed::Reply(reply.clone(), used)) {
+                return Err(format!("the reply's own {used} bytes parse as {alone:?}, not {reply:?}"));
+            }
+            // Every prefix for a small reply, some for a large one (each parse is linear).
+            let step = (used / 64).max(1);
+            for cut in (0..used).step_by(step).chain([used - 1]) {
+                match resp::parse(&input[..cut]) {
+                    Ok(Parsed::Incomplete { need }) if need > cut && need <= used => {}
+                    other => return Err(format!("the first {cut} of the reply's {used} bytes: {other:?}")),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn redirects_carried(r: &Reply) -> Result<(), String> {
+    match r {
+        Reply::Error(e) => {
+            let redirecting = matches!(e.kind, ServerErrorKind::Moved | ServerErrorKind::Ask);
+            match &e.redirect {
+                Some(to) if redirecting && to.slot < 16384 && e.message.contains(&to.addr) => Ok(()),
+                None if !redirecting => Ok(()),
+                other => Err(format!("{:?} with redirect {other:?}: {:?}", e.kind, e.message)),
+            }
+        }
+        Reply::Array(items) => items.iter().try_for_each(redirects_carried),
+        _ => Ok(()),
+    }
+}
+
+/// A command encoded and parsed back: an array of the same bulk strings, all bytes taken.
+pub fn check_encode(args: &[Vec<u8>]) -> Result<(), String> {
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+    let mut out = Vec::new();
+    resp::encode(&argv, &mut out);
+    let want = Reply::Array(args.iter().map(|a| Reply::Bulk(a.clone())).collect());
+    match resp::parse(&out) {
+        Ok(Parsed::Reply(r, used)) if r == want && used == out.len() => check_resp(&out),
+        other => Err(format!("{args:?} encoded as {:?}, parsed as {other:?}", String::from_utf8_lossy(&out))),
+    }
+}
+
+/// A well-formed reply (sometimes nested, sometimes with odd but legal contents).
+pub fn gen_reply(rng: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+    match rng.below(if depth >= 4 { 5 } else { 7 }) {
+        0 => {
+            out.push(b'+');
+            out.extend_from_slice(rng.word(&["OK", "", "QUEUED", "PONG", "a b c"]).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        1 => {
+            out.push(b'-');
+            let r = rng.next() % 20000;
+            let slot = *rng.pick(&[0u64, 3999, 16383, 16384, 99999, r]);
+            let err = match rng.below(6) {
+                0 => format!("MOVED {slot} 127.0.0.1:{}", rng.below(70000)),
+                1 => format!("ASK {slot} {}:7001", rng.word(&["::1", "", "h", "10.0.0.1"])),
+                2 => format!("{} {slot}", rng.word(&["MOVED", "ASK"])),
+                _ => rng.word(&["ERR syntax error", "ERR unknown command 'GETEX'", "NOSCRIPT x", "OOM y", "LOADING z", "WRONGPASS", "", "READONLY r"]).to_string(),
+            };
+            out.extend_from_slice(err.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        2 => {
+            let r = rng.next() as i64;
+            let n = *rng.pick(&[0i64, 1, -1, i64::MAX, i64::MIN, r]);
+            out.extend_from_slice(format!(":{n}\r\n").as_bytes());
+        }
+        3 => out.extend_from_slice(rng.word(&["$-1\r\n", "*-1\r\n", "*0\r\n", "$0\r\n\r\n"]).as_bytes()),
+        4 => {
+            let data = if rng.chance(20) { vec![b'x'; rng.below(300_000)] } else { rng.bytes(40) };
+            out.extend_from_slice(format!("${}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\r\n");
+        }
+        _ => {
+            let n = rng.below(5);
+            out.extend_from_slice(format!("*{n}\r\n").as_bytes());
+            for _ in 0..n {
+                gen_reply(rng, depth + 1, out);
+            }
         }
     }
 }

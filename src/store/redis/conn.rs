@@ -330,3 +330,7 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

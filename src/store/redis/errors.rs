@@ -50,9 +50,9 @@ fn redirect(slot: Option<&str>, addr: Option<&str>, rest: Option<&str>) -> Optio
         return None;
     }
     let slot: u16 = slot.parse().ok().filter(|s| *s < 16384)?;
-    let (host, port) = addr.rsplit_once(':')?;
+    let (_host, port) = addr.rsplit_once(':')?;
     // An empty host is legal: Redis sends `:port` when the node does not know its own address.
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() || host.contains(' ') {
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err() {
         return None;
     }
     Some(Redirect { slot, addr: addr.to_string() })
