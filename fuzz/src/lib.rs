@@ -216,16 +216,22 @@ pub fn gen_dsn(rng: &mut Rng) -> (String, bool) {
     (s, with_pw)
 }
 
+/// `f(input)`, failing when it takes longer than linear time (20 ms + 200 ns a byte) allows.
+fn linear_time<T>(what: &str, input: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<T, String> {
+    let started = Instant::now();
+    let r = f(input);
+    let took = started.elapsed();
+    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
+        return Err(format!("{what} of {} bytes took {took:?}", input.len()));
+    }
+    Ok(r)
+}
+
 // ----------------------------------------------------------------------------------- JSON
 
 /// decode never panics; whatever it accepts encodes again and decodes to the same value.
 pub fn check_codec(input: &[u8]) -> Result<(), String> {
-    let started = Instant::now();
-    let decoded = json::decode(input);
-    let took = started.elapsed();
-    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
-        return Err(format!("decode of {} bytes took {took:?}", input.len()));
-    }
+    let decoded = linear_time("decode", input, json::decode)?;
     let Ok(v) = decoded else { return Ok(()) };
     if !matches!(v, Value::Array(_)) {
         return Err(format!("decode returned a non-array: {v:?}"));
@@ -343,12 +349,7 @@ pub fn gen_json(rng: &mut Rng, depth: usize, out: &mut String) {
 /// strict prefixes (each asking for no more bytes than the reply has); an incomplete buffer
 /// asks for more than it holds; a redirection error always carries its slot and node.
 pub fn check_resp(input: &[u8]) -> Result<(), String> {
-    let started = Instant::now();
-    let parsed = resp::parse(input);
-    let took = started.elapsed();
-    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
-        return Err(format!("parse of {} bytes took {took:?}", input.len()));
-    }
+    let parsed = linear_time("parse", input, resp::parse)?;
     match parsed {
         Err(_) => Ok(()),
         Ok(Parsed::Incomplete { need }) if need > input.len() => Ok(()),
@@ -388,12 +389,14 @@ fn redirects_carried(r: &Reply) -> Result<(), String> {
     }
 }
 
-/// A command encoded and parsed back: an array of the same bulk strings, all bytes taken.
-pub fn check_encode(args: &[Vec<u8>]) -> Result<(), String> {
-    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+/// The input parses as `check_resp` wants, and, split at newlines into a command's arguments,
+/// encodes to an array of the same bulk strings that parses back whole.
+pub fn check_resp_and_encode(input: &[u8]) -> Result<(), String> {
+    check_resp(input)?;
+    let args: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
     let mut out = Vec::new();
-    resp::encode(&argv, &mut out);
-    let want = Reply::Array(args.iter().map(|a| Reply::Bulk(a.clone())).collect());
+    resp::encode(&args, &mut out);
+    let want = Reply::Array(args.iter().map(|a| Reply::Bulk(a.to_vec())).collect());
     match resp::parse(&out) {
         Ok(Parsed::Reply(r, used)) if r == want && used == out.len() => check_resp(&out),
         other => Err(format!("{args:?} encoded as {:?}, parsed as {other:?}", String::from_utf8_lossy(&out))),
@@ -473,6 +476,56 @@ impl Options {
         }
         o
     }
+}
+
+/// The loop of a target: with `--replay`, `check` on the files named (with `replay` as its
+/// context); otherwise `check` on inputs from `next` (given the seed corpus of
+/// `corpus/<name>/`), each with the context `next` gives, until the time is up; failing inputs
+/// are saved. `counted` names and tells the passing inputs the summary counts. Exits 0 when
+/// nothing failed.
+pub fn drive<T>(
+    target: &str,
+    check: fn(&[u8], &T) -> Result<(), String>,
+    replay: T,
+    counted: (&str, fn(&[u8]) -> bool),
+    mut next: impl FnMut(&mut Rng, &[Vec<u8>]) -> (Vec<u8>, T),
+) -> ! {
+    std::panic::set_hook(Box::new(|_| {}));
+    let o = Options::from_args();
+    if !o.replay.is_empty() {
+        let mut bad = 0;
+        for f in &o.replay {
+            let input = std::fs::read(f).expect("read the replay file");
+            let r = guarded(|| check(&input, &replay));
+            println!("{f}: {r:?}");
+            bad += r.is_err() as i32;
+        }
+        std::process::exit(bad);
+    }
+    let mut rng = Rng::new(o.seed);
+    let corpus = corpus(target.trim_start_matches("fuzz_"));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(o.seconds);
+    let (mut iters, mut failures, mut count) = (0u64, 0u64, 0u64);
+    while iters < o.max_iters && failures < 10 && (iters % 256 != 0 || Instant::now() < deadline) {
+        iters += 1;
+        let (input, context) = next(&mut rng, &corpus);
+        match guarded(|| check(&input, &context)) {
+            Ok(()) => count += counted.1(&input) as u64,
+            Err(why) => {
+                failures += 1;
+                let path = save_failure(target, &input, &why);
+                println!("FAILURE {why}\n  input {:?}\n  saved {path}", String::from_utf8_lossy(&input[..input.len().min(300)]));
+            }
+        }
+    }
+    println!(
+        "{target}: {iters} inputs ({count} {}) in {:.1} s, seed {}, {failures} failures",
+        counted.0,
+        started.elapsed().as_secs_f64(),
+        o.seed
+    );
+    std::process::exit(if failures == 0 { 0 } else { 1 });
 }
 
 /// Runs one check, turning a panic into a failure.

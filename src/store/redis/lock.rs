@@ -42,7 +42,7 @@ const MAX_ORPHANS: usize = 16;
 pub(super) struct Locks {
     ttl: Duration,
     wait: Duration,
-    /// This process's fork generation (see `crate::registry::generation`): lock tokens are
+    /// This process's fork generation (passed in by `store::open`): lock tokens are
     /// drawn anew in a forked child, which would otherwise repeat its parent's.
     fork_generation: fn() -> u64,
     pub held: Option<HeldLock>,
