@@ -293,7 +293,8 @@ impl Conn {
             let new_len = need.max(self.rbuf.len() * 2);
             self.rbuf.resize(new_len, 0);
         }
-        while self.rend - self.rpos < need {
+        // At least one read, whatever `need` says: the caller only asks when it lacks bytes.
+        loop {
             self.bound_by(deadline)?;
             let got = match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(n) => n,
@@ -304,8 +305,10 @@ impl Conn {
                 return Err(StoreError::Connection("redis closed the connection".into()));
             }
             self.rend += got;
+            if self.rend - self.rpos >= need {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Before a blocking read: fails once the call's deadline has passed, and narrows the socket

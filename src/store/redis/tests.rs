@@ -205,6 +205,46 @@ fn a_failed_release_in_flight_becomes_an_orphan() {
 }
 
 #[test]
+fn a_refused_release_in_a_pipeline_is_kept_as_an_orphan() {
+    // The write is done, the DEL after it refused: the lock is still there under our token.
+    let user = NoDelUser::create();
+    let mut s = user.store("timeout=2&lock_wait_timeout=1&lock_ttl=30");
+    let id = fresh_id("pipefail");
+    s.read(&id, true).unwrap();
+    let e = s.write(&id, b"v", 60).unwrap_err();
+    assert_eq!(e.server_kind(), Some(ServerErrorKind::Auth), "{e}");
+    assert_eq!(s.locks.orphans.len(), 1);
+    // So this process is not locked out by it.
+    let t = Instant::now();
+    assert_eq!(s.read(&id, true).unwrap().as_deref(), Some(&b"v"[..]));
+    assert!(t.elapsed() < Duration::from_millis(200), "{:?}", t.elapsed());
+    let mut admin = store();
+    let keys = s.keys.of(&id);
+    admin.run(false, |c| c.cmd(&[b"DEL", keys.data(), keys.lock()])).unwrap();
+}
+
+#[test]
+fn touch_and_destroy_release_the_lock_by_pipeline_and_by_script() {
+    // lock_ttl=0.2 is all margin: never surely ours, so the checking scripts run.
+    for opts in ["timeout=2&lock_ttl=30", "timeout=2&lock_ttl=0.2"] {
+        let mut s = store_with(opts);
+        let id = fresh_id("fin");
+        s.write(&id, b"v", 60).unwrap();
+        s.read(&id, true).unwrap();
+        s.touch(&id, 60).unwrap();
+        assert_eq!(s.held_lock(), None);
+        let mut other = store_with("lock_wait_timeout=0.1");
+        assert_eq!(other.read(&id, true).unwrap().as_deref(), Some(&b"v"[..]), "{opts}");
+        other.unlock(&id).unwrap();
+        s.read(&id, true).unwrap();
+        s.destroy(&id).unwrap();
+        assert!(!s.exists(&id).unwrap());
+        let lock = s.keys.of(&id).lock().to_vec();
+        assert_eq!(s.run(false, |c| c.cmd(&[b"EXISTS", &lock])).unwrap(), Reply::Int(0), "{opts}");
+    }
+}
+
+#[test]
 fn lock_excludes_and_hands_over() {
     let id = fresh_id("lock");
     let mut a = store();
@@ -470,9 +510,9 @@ fn tls_client_certificate() {
 }
 
 /// Not a check: times `CANNON_CYCLES` (default 2000) locked cycles of 1 KB and `CANNON_RO_CYCLES`
-/// (default the same) read-only cycles,
-/// for before/after comparisons (`cargo test --release ... perf_cycles -- --ignored --nocapture`,
-/// or under callgrind with two counts, to get instructions per cycle by difference).
+/// (default the same) read-only cycles, for before/after comparisons (`cargo test --release
+/// ... perf_cycles -- --ignored --nocapture`, or under callgrind with two counts, to get
+/// instructions per cycle by difference).
 #[test]
 #[ignore]
 fn perf_cycles() {
