@@ -87,15 +87,27 @@ fn io_err(what: &str, e: io::Error) -> StoreError {
 }
 
 impl Conn {
-    /// Opens a connection. `tls` is the client configuration for `rediss://` (built once by the
-    /// store); the handshake is bounded by `timeout`.
+    /// Opens a connection to the configured address. `tls` is the client configuration for
+    /// `rediss://` (built once by the store); the handshake is bounded by `timeout`.
     pub fn connect(
         cfg: &RedisConfig,
         tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Conn, StoreError> {
-        let stream = match &cfg.addr {
+        Conn::connect_to(&cfg.addr, cfg, tls, connect_timeout, timeout)
+    }
+
+    /// Opens a connection to `addr` with `cfg`'s credentials, database and TLS settings (a node
+    /// other than the configured one: a cluster node or a sentinel-named master).
+    pub fn connect_to(
+        addr: &RedisAddr,
+        cfg: &RedisConfig,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Conn, StoreError> {
+        let stream = match addr {
             RedisAddr::Tcp { host, port } => {
                 let addrs = (host.as_str(), *port)
                     .to_socket_addrs()
