@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make fuzz`: fuzzes the DSN parser and the JSON session codec for a bounded time each.
+# `make fuzz`: fuzzes the DSN parser, the JSON session codec and the Redis reply parser (RESP)
+# for a bounded time each.
 #   FUZZ_SECONDS=60 (per target)   FUZZ_SEED=N (replay a run; default: from the clock)
 # Failing inputs are kept under fuzz/artifacts/<target>/ (with a .txt saying why); replay one
 # with: (cd fuzz && cargo run --release --bin <target> -- --replay artifacts/<target>/crash-...)
-# and turn it into a regression test in src/ (config/dsn.rs or codec/json.rs tests).
+# and turn it into a regression test in src/ (config/dsn.rs, codec/json.rs or
+# store/redis/resp_tests.rs).
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -13,7 +15,7 @@ seed_args=()
 
 cargo build --release --quiet
 status=0
-for target in fuzz_dsn fuzz_codec; do
+for target in fuzz_dsn fuzz_codec fuzz_resp; do
     echo "== $target for ${seconds} s"
     # A hard bound as well, in case an input hangs the code under test.
     if ! timeout $((seconds + 60)) "./target/release/$target" --seconds "$seconds" "${seed_args[@]}"; then

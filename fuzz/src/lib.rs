@@ -6,6 +6,8 @@
 use cannon_session::codec::json;
 use cannon_session::codec::{Key, Value};
 use cannon_session::config::{parse_dsn, Backend, RedisAddr, RedisTopology};
+use cannon_session::store::error::ServerErrorKind;
+use cannon_session::store::redis::resp::{self, Parsed, Reply};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -288,16 +290,22 @@ pub fn gen_dsn(rng: &mut Rng) -> (String, bool) {
     (s, with_pw)
 }
 
+/// `f(input)`, failing when it takes longer than linear time (20 ms + 200 ns a byte) allows.
+fn linear_time<T>(what: &str, input: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<T, String> {
+    let started = Instant::now();
+    let r = f(input);
+    let took = started.elapsed();
+    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
+        return Err(format!("{what} of {} bytes took {took:?}", input.len()));
+    }
+    Ok(r)
+}
+
 // ----------------------------------------------------------------------------------- JSON
 
 /// decode never panics; whatever it accepts encodes again and decodes to the same value.
 pub fn check_codec(input: &[u8]) -> Result<(), String> {
-    let started = Instant::now();
-    let decoded = json::decode(input);
-    let took = started.elapsed();
-    if took > Duration::from_millis(20) + Duration::from_nanos(200 * input.len() as u64) {
-        return Err(format!("decode of {} bytes took {took:?}", input.len()));
-    }
+    let decoded = linear_time("decode", input, json::decode)?;
     let Ok(v) = decoded else { return Ok(()) };
     if !matches!(v, Value::Array(_)) {
         return Err(format!("decode returned a non-array: {v:?}"));
@@ -408,6 +416,110 @@ pub fn gen_json(rng: &mut Rng, depth: usize, out: &mut String) {
     }
 }
 
+// ----------------------------------------------------------------------------------- RESP
+
+/// The Redis reply parser on any bytes: never panics, stays fast, and is consistent with itself:
+/// a reply parsed from a buffer parses the same from just its own bytes, and from none of its
+/// strict prefixes (each asking for no more bytes than the reply has); an incomplete buffer
+/// asks for more than it holds; a redirection error always carries its slot and node.
+pub fn check_resp(input: &[u8]) -> Result<(), String> {
+    let parsed = linear_time("parse", input, resp::parse)?;
+    match parsed {
+        Err(_) => Ok(()),
+        Ok(Parsed::Incomplete { need }) if need > input.len() => Ok(()),
+        Ok(Parsed::Incomplete { need }) => Err(format!("incomplete, but asks for {need} bytes of the {} it has", input.len())),
+        Ok(Parsed::Reply(_, used)) if used == 0 || used > input.len() => Err(format!("took {used} bytes of {}", input.len())),
+        Ok(Parsed::Reply(reply, used)) => {
+            redirects_carried(&reply)?;
+            let alone = resp::parse(&input[..used]);
+            if alone != Ok(Parsed::Reply(reply.clone(), used)) {
+                return Err(format!("the reply's own {used} bytes parse as {alone:?}, not {reply:?}"));
+            }
+            // Every prefix for a small reply, some for a large one (each parse is linear).
+            let step = (used / 64).max(1);
+            for cut in (0..used).step_by(step).chain([used - 1]) {
+                match resp::parse(&input[..cut]) {
+                    Ok(Parsed::Incomplete { need }) if need > cut && need <= used => {}
+                    other => return Err(format!("the first {cut} of the reply's {used} bytes: {other:?}")),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn redirects_carried(r: &Reply) -> Result<(), String> {
+    match r {
+        Reply::Error(e) => {
+            let redirecting = matches!(e.kind, ServerErrorKind::Moved | ServerErrorKind::Ask);
+            match &e.redirect {
+                Some(to) if redirecting && to.slot < 16384 && e.message.contains(&to.addr) => Ok(()),
+                None if !redirecting => Ok(()),
+                other => Err(format!("{:?} with redirect {other:?}: {:?}", e.kind, e.message)),
+            }
+        }
+        Reply::Array(items) => items.iter().try_for_each(redirects_carried),
+        _ => Ok(()),
+    }
+}
+
+/// The input parses as `check_resp` wants, and, split at newlines into a command's arguments,
+/// encodes to an array of the same bulk strings that parses back whole.
+pub fn check_resp_and_encode(input: &[u8]) -> Result<(), String> {
+    check_resp(input)?;
+    let args: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+    let mut out = Vec::new();
+    resp::encode(&args, &mut out);
+    let want = Reply::Array(args.iter().map(|a| Reply::Bulk(a.to_vec())).collect());
+    match resp::parse(&out) {
+        Ok(Parsed::Reply(r, used)) if r == want && used == out.len() => check_resp(&out),
+        other => Err(format!("{args:?} encoded as {:?}, parsed as {other:?}", String::from_utf8_lossy(&out))),
+    }
+}
+
+/// A well-formed reply (sometimes nested, sometimes with odd but legal contents).
+pub fn gen_reply(rng: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+    match rng.below(if depth >= 4 { 5 } else { 7 }) {
+        0 => {
+            out.push(b'+');
+            out.extend_from_slice(rng.word(&["OK", "", "QUEUED", "PONG", "a b c"]).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        1 => {
+            out.push(b'-');
+            let r = rng.next() % 20000;
+            let slot = *rng.pick(&[0u64, 3999, 16383, 16384, 99999, r]);
+            let err = match rng.below(6) {
+                0 => format!("MOVED {slot} 127.0.0.1:{}", rng.below(70000)),
+                1 => format!("ASK {slot} {}:7001", rng.word(&["::1", "", "h", "10.0.0.1"])),
+                2 => format!("{} {slot}", rng.word(&["MOVED", "ASK"])),
+                _ => rng.word(&["ERR syntax error", "ERR unknown command 'GETEX'", "NOSCRIPT x", "OOM y", "LOADING z", "WRONGPASS", "", "READONLY r"]).to_string(),
+            };
+            out.extend_from_slice(err.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        2 => {
+            let r = rng.next() as i64;
+            let n = *rng.pick(&[0i64, 1, -1, i64::MAX, i64::MIN, r]);
+            out.extend_from_slice(format!(":{n}\r\n").as_bytes());
+        }
+        3 => out.extend_from_slice(rng.word(&["$-1\r\n", "*-1\r\n", "*0\r\n", "$0\r\n\r\n"]).as_bytes()),
+        4 => {
+            let data = if rng.chance(20) { vec![b'x'; rng.below(300_000)] } else { rng.bytes(40) };
+            out.extend_from_slice(format!("${}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\r\n");
+        }
+        _ => {
+            let n = rng.below(5);
+            out.extend_from_slice(format!("*{n}\r\n").as_bytes());
+            for _ in 0..n {
+                gen_reply(rng, depth + 1, out);
+            }
+        }
+    }
+}
+
 // --------------------------------------------------------------------------------- driver
 
 pub struct Options {
@@ -438,6 +550,56 @@ impl Options {
         }
         o
     }
+}
+
+/// The loop of a target: with `--replay`, `check` on the files named (with `replay` as its
+/// context); otherwise `check` on inputs from `next` (given the seed corpus of
+/// `corpus/<name>/`), each with the context `next` gives, until the time is up; failing inputs
+/// are saved. `counted` names and tells the passing inputs the summary counts. Exits 0 when
+/// nothing failed.
+pub fn drive<T>(
+    target: &str,
+    check: fn(&[u8], &T) -> Result<(), String>,
+    replay: T,
+    counted: (&str, fn(&[u8]) -> bool),
+    mut next: impl FnMut(&mut Rng, &[Vec<u8>]) -> (Vec<u8>, T),
+) -> ! {
+    std::panic::set_hook(Box::new(|_| {}));
+    let o = Options::from_args();
+    if !o.replay.is_empty() {
+        let mut bad = 0;
+        for f in &o.replay {
+            let input = std::fs::read(f).expect("read the replay file");
+            let r = guarded(|| check(&input, &replay));
+            println!("{f}: {r:?}");
+            bad += r.is_err() as i32;
+        }
+        std::process::exit(bad);
+    }
+    let mut rng = Rng::new(o.seed);
+    let corpus = corpus(target.trim_start_matches("fuzz_"));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(o.seconds);
+    let (mut iters, mut failures, mut count) = (0u64, 0u64, 0u64);
+    while iters < o.max_iters && failures < 10 && (iters % 256 != 0 || Instant::now() < deadline) {
+        iters += 1;
+        let (input, context) = next(&mut rng, &corpus);
+        match guarded(|| check(&input, &context)) {
+            Ok(()) => count += counted.1(&input) as u64,
+            Err(why) => {
+                failures += 1;
+                let path = save_failure(target, &input, &why);
+                println!("FAILURE {why}\n  input {:?}\n  saved {path}", String::from_utf8_lossy(&input[..input.len().min(300)]));
+            }
+        }
+    }
+    println!(
+        "{target}: {iters} inputs ({count} {}) in {:.1} s, seed {}, {failures} failures",
+        counted.0,
+        started.elapsed().as_secs_f64(),
+        o.seed
+    );
+    std::process::exit(if failures == 0 { 0 } else { 1 });
 }
 
 /// Runs one check, turning a panic into a failure.

@@ -30,6 +30,17 @@ pub enum StoreError {
 pub struct ServerError {
     pub kind: ServerErrorKind,
     pub message: String,
+    /// Where a Redis Cluster redirection points: `Some` exactly when `kind` is `Moved` or `Ask`.
+    pub redirect: Option<Redirect>,
+}
+
+/// A Redis Cluster redirection (`MOVED slot host:port`, `ASK slot host:port`), parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The key's hash slot, 0..16384.
+    pub slot: u16,
+    /// The node to ask, as Redis gives it: `host:port` (an IPv6 host is not bracketed).
+    pub addr: String,
 }
 
 /// What a server error means to us. The Redis names are the replies' first words.
@@ -82,7 +93,7 @@ impl ServerErrorKind {
 
 impl ServerError {
     pub fn new(kind: ServerErrorKind, message: impl Into<String>) -> ServerError {
-        ServerError { kind, message: message.into() }
+        ServerError { kind, message: message.into(), redirect: None }
     }
 }
 

@@ -1,25 +1,18 @@
-//! One connection to a Redis server, speaking RESP2 over TCP or a unix socket.
+//! One connection to a Redis server over TCP (optionally TLS) or a unix socket: connecting,
+//! deadlines, pipelining, and replies owed for commands sent without waiting. The bytes are
+//! `resp`'s business.
 //!
 //! Written for the session hot path: commands are encoded into one reusable buffer and sent with
 //! one write; replies are parsed from one reusable read buffer. Every read and write is bounded by
 //! the configured timeout, measured across the whole reply (a server that dribbles bytes cannot
 //! stretch a call past its deadline).
+use super::resp::{self, Parsed, Reply};
 use crate::config::{RedisAddr, RedisConfig};
 use crate::store::StoreError;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    Nil,
-    Status(Vec<u8>),
-    Error(String),
-    Int(i64),
-    Bulk(Vec<u8>),
-    Array(Vec<Reply>),
-}
 
 enum Stream {
     Tcp(TcpStream),
@@ -58,8 +51,10 @@ impl Stream {
     }
 }
 
-/// Nesting limit for replies: ours are at most two levels deep.
-const MAX_DEPTH: usize = 8;
+/// The read buffer's size; a larger reply grows it, and one above `KEEP_RBUF` is given back
+/// after the reply (a PHP process should not hold a large session's worth for good).
+const RBUF: usize = 16 * 1024;
+const KEEP_RBUF: usize = 1024 * 1024;
 
 pub struct Conn {
     stream: Stream,
@@ -92,15 +87,27 @@ fn io_err(what: &str, e: io::Error) -> StoreError {
 }
 
 impl Conn {
-    /// Opens a connection. `tls` is the client configuration for `rediss://` (built once by the
-    /// store); the handshake is bounded by `timeout`.
+    /// Opens a connection to the configured address. `tls` is the client configuration for
+    /// `rediss://` (built once by the store); the handshake is bounded by `timeout`.
     pub fn connect(
         cfg: &RedisConfig,
         tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Conn, StoreError> {
-        let stream = match &cfg.addr {
+        Conn::connect_to(&cfg.addr, cfg, tls, connect_timeout, timeout)
+    }
+
+    /// Opens a connection to `addr` with `cfg`'s credentials, database and TLS settings (a node
+    /// other than the configured one: a cluster node or a sentinel-named master).
+    pub fn connect_to(
+        addr: &RedisAddr,
+        cfg: &RedisConfig,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Conn, StoreError> {
+        let stream = match addr {
             RedisAddr::Tcp { host, port } => {
                 let addrs = (host.as_str(), *port)
                     .to_socket_addrs()
@@ -151,7 +158,7 @@ impl Conn {
             stream,
             timeout,
             socket_timeout: timeout,
-            rbuf: vec![0; 16 * 1024],
+            rbuf: vec![0; RBUF],
             rpos: 0,
             rend: 0,
             wbuf: Vec::with_capacity(4096),
@@ -178,15 +185,7 @@ impl Conn {
 
     /// Appends one command to the write buffer.
     pub fn encode(&mut self, args: &[&[u8]]) {
-        let w = &mut self.wbuf;
-        w.push(b'*');
-        push_num(w, args.len() as i64);
-        for a in args {
-            w.push(b'$');
-            push_num(w, a.len() as i64);
-            w.extend_from_slice(a);
-            w.extend_from_slice(b"\r\n");
-        }
+        resp::encode(args, &mut self.wbuf);
     }
 
     /// Sends one command and reads its reply (one round trip).
@@ -194,6 +193,14 @@ impl Conn {
         self.encode(args);
         let mut r = self.flush_and_read(1)?;
         Ok(r.pop().unwrap_or(Reply::Nil))
+    }
+
+    /// Sends `cmds` as one pipeline and reads their replies (errors among them as they are).
+    pub fn pipeline(&mut self, cmds: &[&[&[u8]]]) -> Result<Vec<Reply>, StoreError> {
+        for cmd in cmds {
+            self.encode(cmd);
+        }
+        self.flush_and_read(cmds.len())
     }
 
     /// Sends everything encoded so far and reads `n` replies (plus those of queued set-up
@@ -206,16 +213,16 @@ impl Conn {
         self.round_trips += 1;
         let setup = std::mem::take(&mut self.pending_setup);
         for _ in 0..setup {
-            if let Reply::Error(e) = self.read_reply(deadline, 0)? {
+            if let Reply::Error(mut e) = self.read_reply(deadline)? {
                 // AUTH/SELECT refused: the message never holds the password (Redis does not echo it).
-                let kind = super::errors::classify(&e);
-                return Err(StoreError::Server(crate::store::error::ServerError::new(kind, format!("connection set-up refused: {e}"))));
+                e.message = format!("connection set-up refused: {}", e.message);
+                return Err(StoreError::Server(*e));
             }
         }
         self.read_unacked(deadline)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            out.push(self.read_reply(deadline, 0)?);
+            out.push(self.read_reply(deadline)?);
         }
         self.used += 1;
         Ok(out)
@@ -249,7 +256,7 @@ impl Conn {
 
     fn read_unacked(&mut self, deadline: Instant) -> Result<(), StoreError> {
         while self.unacked > 0 {
-            if let Reply::Error(_) = self.read_reply(deadline, 0)? {
+            if let Reply::Error(_) = self.read_reply(deadline)? {
                 self.unacked_failed = true;
             }
             self.unacked -= 1;
@@ -257,32 +264,63 @@ impl Conn {
         Ok(())
     }
 
-    fn fill(&mut self, deadline: Instant) -> Result<(), StoreError> {
+    /// Reads one reply: parsed from the read buffer, read into it until the parser has what it
+    /// asked for.
+    fn read_reply(&mut self, deadline: Instant) -> Result<Reply, StoreError> {
+        let r = self.next_reply(deadline);
+        self.reset_timeout();
+        if self.rpos == self.rend && self.rbuf.len() > KEEP_RBUF {
+            (self.rpos, self.rend) = (0, 0);
+            self.rbuf.truncate(RBUF);
+            self.rbuf.shrink_to_fit();
+        }
+        r
+    }
+
+    fn next_reply(&mut self, deadline: Instant) -> Result<Reply, StoreError> {
+        loop {
+            match resp::parse(&self.rbuf[self.rpos..self.rend])? {
+                Parsed::Reply(r, used) => {
+                    self.rpos += used;
+                    return Ok(r);
+                }
+                Parsed::Incomplete { need } => self.fill(need, deadline)?,
+            }
+        }
+    }
+
+    /// Reads until the buffer holds `need` bytes from `rpos` (the parser's lower bound for the
+    /// reply, so never more than the server sends), making room for them first.
+    fn fill(&mut self, need: usize, deadline: Instant) -> Result<(), StoreError> {
         if self.rpos == self.rend {
             self.rpos = 0;
             self.rend = 0;
-        } else if self.rpos > 0 && self.rend == self.rbuf.len() {
+        } else if self.rpos + need > self.rbuf.len() {
             self.rbuf.copy_within(self.rpos..self.rend, 0);
             self.rend -= self.rpos;
             self.rpos = 0;
         }
-        if self.rend == self.rbuf.len() {
-            let new_len = self.rbuf.len() * 2;
+        if need > self.rbuf.len() {
+            // Exactly a large value's size at once; doubling for a long line.
+            let new_len = need.max(self.rbuf.len() * 2);
             self.rbuf.resize(new_len, 0);
         }
-        self.bound_by(deadline)?;
-        let got = loop {
-            match self.stream.read(&mut self.rbuf[self.rend..]) {
-                Ok(n) => break n,
+        // At least one read, whatever `need` says: the caller only asks when it lacks bytes.
+        loop {
+            self.bound_by(deadline)?;
+            let got = match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_err("read from redis", e)),
+            };
+            if got == 0 {
+                return Err(StoreError::Connection("redis closed the connection".into()));
             }
-        };
-        if got == 0 {
-            return Err(StoreError::Connection("redis closed the connection".into()));
+            self.rend += got;
+            if self.rend - self.rpos >= need {
+                return Ok(());
+            }
         }
-        self.rend += got;
-        Ok(())
     }
 
     /// Before a blocking read: fails once the call's deadline has passed, and narrows the socket
@@ -306,158 +344,6 @@ impl Conn {
             self.socket_timeout = self.timeout;
         }
     }
-
-    fn read_line(&mut self, deadline: Instant) -> Result<(usize, usize), StoreError> {
-        loop {
-            if let Some(i) = self.rbuf[self.rpos..self.rend].windows(2).position(|w| w == b"\r\n") {
-                let start = self.rpos;
-                self.rpos += i + 2;
-                return Ok((start, start + i));
-            }
-            if self.rend - self.rpos > 64 * 1024 {
-                return Err(StoreError::Connection("malformed reply from redis (line too long)".into()));
-            }
-            self.fill(deadline)?;
-        }
-    }
-
-    fn read_reply(&mut self, deadline: Instant, depth: usize) -> Result<Reply, StoreError> {
-        let r = self.read_reply_inner(deadline, depth);
-        if depth == 0 {
-            self.reset_timeout();
-        }
-        r
-    }
-
-    fn read_reply_inner(&mut self, deadline: Instant, depth: usize) -> Result<Reply, StoreError> {
-        if depth > MAX_DEPTH {
-            return Err(StoreError::Connection("malformed reply from redis (too deep)".into()));
-        }
-        let (s, e) = self.read_line(deadline)?;
-        if s == e {
-            return Err(StoreError::Connection("malformed reply from redis (empty line)".into()));
-        }
-        let kind = self.rbuf[s];
-        let body = s + 1..e;
-        match kind {
-            b'+' => Ok(Reply::Status(self.rbuf[body].to_vec())),
-            b'-' => Ok(Reply::Error(String::from_utf8_lossy(&self.rbuf[body]).into_owned())),
-            b':' => Ok(Reply::Int(parse_num(&self.rbuf[body])?)),
-            b'$' => {
-                let len = parse_num(&self.rbuf[body])?;
-                if len < 0 {
-                    return Ok(Reply::Nil);
-                }
-                let len = len as usize;
-                if len > 512 * 1024 * 1024 {
-                    return Err(StoreError::Connection("malformed reply from redis (bulk too large)".into()));
-                }
-                Ok(Reply::Bulk(self.read_bulk(len, deadline)?))
-            }
-            b'*' => {
-                let n = parse_num(&self.rbuf[body])?;
-                if n < 0 {
-                    return Ok(Reply::Nil);
-                }
-                if n > 1_000_000 {
-                    return Err(StoreError::Connection("malformed reply from redis (array too large)".into()));
-                }
-                let mut items = Vec::with_capacity(n as usize);
-                for _ in 0..n {
-                    items.push(self.read_reply_inner(deadline, depth + 1)?);
-                }
-                Ok(Reply::Array(items))
-            }
-            _ => Err(StoreError::Connection("malformed reply from redis".into())),
-        }
-    }
-}
-
-impl Conn {
-    /// Reads a bulk string's `len` bytes and its CRLF. Large values are read straight into the
-    /// result, not through the read buffer.
-    fn read_bulk(&mut self, len: usize, deadline: Instant) -> Result<Vec<u8>, StoreError> {
-        let mut out = vec![0u8; len];
-        let buffered = len.min(self.rend - self.rpos);
-        out[..buffered].copy_from_slice(&self.rbuf[self.rpos..self.rpos + buffered]);
-        self.rpos += buffered;
-        let mut filled = buffered;
-        while filled < len {
-            if len - filled < self.rbuf.len() / 2 {
-                self.fill(deadline)?;
-                let take = (len - filled).min(self.rend - self.rpos);
-                out[filled..filled + take].copy_from_slice(&self.rbuf[self.rpos..self.rpos + take]);
-                self.rpos += take;
-                filled += take;
-                continue;
-            }
-            self.bound_by(deadline)?;
-            match self.stream.read(&mut out[filled..]) {
-                Ok(0) => return Err(StoreError::Connection("redis closed the connection".into())),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_err("read from redis", e)),
-            }
-        }
-        while self.rend - self.rpos < 2 {
-            self.fill(deadline)?;
-        }
-        if &self.rbuf[self.rpos..self.rpos + 2] != b"\r\n" {
-            return Err(StoreError::Connection("malformed reply from redis (bulk not terminated)".into()));
-        }
-        self.rpos += 2;
-        Ok(out)
-    }
-}
-
-/// A number as decimal digits on the stack: command arguments (TTLs) without an allocation.
-pub struct Decimal {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    pub fn new(mut v: u64) -> Decimal {
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        Decimal { buf, start: i }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn push_num(w: &mut Vec<u8>, n: i64) {
-    // Argument counts and most lengths have one or two digits: written directly.
-    if (0..10).contains(&n) {
-        w.extend_from_slice(&[b'0' + n as u8, b'\r', b'\n']);
-        return;
-    }
-    if (10..100).contains(&n) {
-        w.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, b'\r', b'\n']);
-        return;
-    }
-    if n < 0 {
-        w.push(b'-');
-    }
-    w.extend_from_slice(Decimal::new(n.unsigned_abs()).as_bytes());
-    w.extend_from_slice(b"\r\n");
-}
-
-fn parse_num(b: &[u8]) -> Result<i64, StoreError> {
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| StoreError::Connection("malformed reply from redis (bad number)".into()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Server-side scripts that make each locked step one round trip.
 //!
 //! KEYS[1] is the session's data key, KEYS[2] its lock key; ARGV[1] is this request's lock token.
+use super::conn::Conn;
+use super::resp::{Decimal, Reply};
+use crate::store::error::ServerErrorKind;
+use crate::store::StoreError;
+use std::sync::OnceLock;
 
 /// Takes the lock (or finds it already ours, when a reply was lost and the call retried) and
 /// returns `{1, data}`; `{0}` when another request holds it. ARGV[2]: lock TTL in ms.
@@ -80,6 +85,30 @@ impl Script {
     pub fn new(body: &'static str) -> Script {
         Script { body, sha: sha1_smol::Sha1::from(body).digest().to_string() }
     }
+
+    /// Runs the script (one round trip): EVALSHA, and EVAL when the server does not have it
+    /// (new or restarted). An error reply comes back as `StoreError::Server`.
+    pub fn eval(&self, c: &mut Conn, keys: &[&[u8]], args: &[&[u8]]) -> Result<Reply, StoreError> {
+        let nkeys = Decimal::new(keys.len() as u64);
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(3 + keys.len() + args.len());
+        argv.extend_from_slice(&[b"EVALSHA", self.sha.as_bytes(), nkeys.as_bytes()]);
+        argv.extend_from_slice(keys);
+        argv.extend_from_slice(args);
+        match c.cmd(&argv)? {
+            Reply::Error(e) if e.kind == ServerErrorKind::NoScript => {
+                argv[0] = b"EVAL";
+                argv[1] = self.body.as_bytes();
+                c.cmd(&argv)?.ok()
+            }
+            other => other.ok(),
+        }
+    }
+}
+
+/// The scripts, their SHA-1s computed once per process.
+pub fn scripts() -> &'static Scripts {
+    static S: OnceLock<Scripts> = OnceLock::new();
+    S.get_or_init(Scripts::new)
 }
 
 pub struct Scripts {

@@ -60,7 +60,7 @@ pub fn parse_master_addr(reply: &Reply) -> Result<Option<HostPort>, StoreError> 
             let port = port(&a[1]).ok_or_else(|| malformed("SENTINEL get-master-addr-by-name"))?;
             Ok(Some((host, port)))
         }
-        Reply::Error(e) => Err(super::errors::server_error(e.clone())),
+        Reply::Error(e) => Err(StoreError::Server((**e).clone())),
         _ => Err(malformed("SENTINEL get-master-addr-by-name")),
     }
 }
@@ -98,7 +98,7 @@ impl std::fmt::Display for Role {
 pub fn parse_role(reply: &Reply) -> Result<Role, StoreError> {
     let items = match reply {
         Reply::Array(a) => a,
-        Reply::Error(e) => return Err(super::errors::server_error(e.clone())),
+        Reply::Error(e) => return Err(StoreError::Server((**e).clone())),
         _ => return Err(malformed("ROLE")),
     };
     let bad = || malformed("ROLE");

@@ -26,7 +26,7 @@ fn master_addr_replies() {
     ] {
         assert!(matches!(parse_master_addr(&bad), Err(StoreError::Connection(_))), "{bad:?}");
     }
-    let e = parse_master_addr(&Reply::Error("NOAUTH Authentication required.".into())).unwrap_err();
+    let e = parse_master_addr(&Reply::Error(Box::new(crate::store::redis::errors::parse("NOAUTH Authentication required.".as_bytes())))).unwrap_err();
     assert_eq!(e.server_kind(), Some(ServerErrorKind::Auth));
 }
 
@@ -65,7 +65,7 @@ fn role_replies() {
     for bad in [Reply::Nil, Reply::Array(vec![]), Reply::Array(vec![bulk("leader")]), Reply::Array(vec![bulk("master")])] {
         assert!(matches!(parse_role(&bad), Err(StoreError::Connection(_))), "{bad:?}");
     }
-    assert!(matches!(parse_role(&Reply::Error("LOADING x".into())), Err(StoreError::Server(_))));
+    assert!(matches!(parse_role(&Reply::Error(Box::new(crate::store::redis::errors::parse("LOADING x".as_bytes())))), Err(StoreError::Server(_))));
 }
 
 #[test]

@@ -171,7 +171,7 @@ impl SlotMap {
     pub fn from_cluster_slots(reply: &Reply, asked_host: &str) -> Result<SlotMap, StoreError> {
         let ranges = match reply {
             Reply::Array(a) => a,
-            Reply::Error(e) => return Err(super::errors::server_error(e.clone())),
+            Reply::Error(e) => return Err(StoreError::Server((**e).clone())),
             _ => return Err(malformed("not an array")),
         };
         let mut map = SlotMap::empty();

@@ -150,7 +150,7 @@ fn slot_map_refuses_malformed_replies() {
             other => panic!("{r:?}: {other:?}"),
         }
     }
-    let e = SlotMap::from_cluster_slots(&Reply::Error("ERR This instance has cluster support disabled".into()), "h");
+    let e = SlotMap::from_cluster_slots(&Reply::Error(Box::new(crate::store::redis::errors::parse("ERR This instance has cluster support disabled".as_bytes()))), "h");
     assert!(matches!(e, Err(StoreError::Server(_))), "{e:?}");
 }
 
@@ -233,7 +233,7 @@ fn slot_map_errors_name_every_seed() {
     let e = load_slot_map(&mut p, &seeds(&[7000, 7001])).unwrap_err();
     assert_eq!(e.server_kind(), Some(ServerErrorKind::Auth), "{e:?}");
     // A node without cluster support, and an empty map (no slots assigned yet).
-    let no_cluster = Reply::Error("ERR This instance has cluster support disabled".into());
+    let no_cluster = Reply::Error(Box::new(crate::store::redis::errors::parse("ERR This instance has cluster support disabled".as_bytes())));
     let mut p = Seeds([(7000, Ok(no_cluster)), (7001, Ok(Reply::Array(vec![])))].into_iter().collect());
     let e = load_slot_map(&mut p, &seeds(&[7000, 7001])).unwrap_err();
     let m = e.to_string();

@@ -71,7 +71,7 @@ pub fn cmd_auth(port: u16, password: Option<&str>, args: &[&str]) -> Result<Repl
 pub fn text(r: &Reply) -> String {
     match r {
         Reply::Bulk(b) | Reply::Status(b) => String::from_utf8_lossy(b).into_owned(),
-        Reply::Error(e) => format!("-{e}"),
+        Reply::Error(e) => format!("-{}", e.message),
         other => format!("{other:?}"),
     }
 }

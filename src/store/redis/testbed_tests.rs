@@ -16,7 +16,7 @@ fn session_key(i: usize) -> Vec<u8> {
 fn set_on(port: u16, key: &[u8]) -> Result<(), Redirect> {
     match conn(port).unwrap().cmd(&[b"SET", key, b"v"]).unwrap() {
         Reply::Status(s) if s == b"OK" => Ok(()),
-        Reply::Error(e) => Err(Redirect::parse(&e, "127.0.0.1").unwrap_or_else(|| panic!("not a redirection: {e}"))),
+        Reply::Error(e) => Err(Redirect::parse(&e.message, "127.0.0.1").unwrap_or_else(|| panic!("not a redirection: {}", e.message))),
         other => panic!("SET: {other:?}"),
     }
 }
