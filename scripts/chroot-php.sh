@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Build cannon-session against another PHP version in a cached Debian chroot and run the whole
+# PHPUnit suite there, against the host's Redis and MariaDB on loopback (a chroot shares the
+# host's network namespace).
+#
+# Usage: scripts/chroot-php.sh [--build-only|--shell] <php-version>
+#   8.4   Debian 13 (trixie), PHP 8.4
+#   8.5   Debian unstable (sid) with PHP 8.5 from Debian's experimental suite
+#
+# The chroot is built once with debootstrap and cached outside the git tree, in
+#   ${CANNON_CHROOT_CACHE:-/var/cache/cannon-session}/chroot-<suite>
+# along with its own cargo home and target dir, so a second run only rebuilds what changed.
+# The source tree is bind-mounted read-only; ~/.rustup and ~/.cargo/bin are bind-mounted
+# read-only (the host's Rust toolchain is used). Every mount is undone on exit, whatever happens.
+#
+# Needs root (or sudo): debootstrap, chroot and mount do. The host's services must be up
+# (scripts/services.sh), as for `make test`.
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 [--build-only|--shell] <8.4|8.5>" >&2
+    exit 2
+}
+
+mode=test
+case "${1:-}" in
+    --build-only) mode=build; shift ;;
+    --shell) mode=shell; shift ;;
+esac
+[[ $# -eq 1 ]] || usage
+php_ver="$1"
+
+case "$php_ver" in
+    8.4)
+        suite=trixie
+        extra_suite=""
+        ;;
+    8.5)
+        suite=sid
+        extra_suite=experimental
+        ;;
+    *)
+        echo "chroot-php: no Debian suite known for PHP $php_ver (8.4: trixie, 8.5: sid + experimental)" >&2
+        exit 2
+        ;;
+esac
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${CANNON_CHROOT_CACHE:-/var/cache/cannon-session}"
+root="$cache/chroot-$suite"
+log_dir="$cache/logs"
+redis_dsn="${CANNON_REDIS_DSN:-redis://127.0.0.1:6379/0}"
+mysql_dsn="${CANNON_MYSQL_DSN:-mysql://cannon_test:cannon_test_pw@127.0.0.1:3306/test}"
+
+# What the chroot needs: PHP and what the suite uses (mbstring, xml, mysqli/PDO, phpredis for
+# the probes, PHPUnit), clang for ext-php-rs' bindgen, a C toolchain, and MariaDB's binaries
+# (never started as a service in the chroot; the suite starts private servers of its own).
+packages=(
+    "php$php_ver-cli" "php$php_ver-dev" "php$php_ver-mbstring" "php$php_ver-xml" "php$php_ver-mysql"
+    clang libclang-dev build-essential pkg-config ca-certificates
+    mariadb-server mariadb-client procps
+)
+case "$php_ver" in
+    8.4) packages+=(php8.4-redis phpunit) ;;
+    8.5) packages+=(phpunit) ;; # no phpredis is built for 8.5 yet: its probes are skipped
+esac
+
+sudo_cmd=()
+if ((EUID != 0)); then
+    command -v sudo >/dev/null 2>&1 || {
+        echo "chroot-php: needs root (debootstrap, chroot, mount) and there is no sudo" >&2
+        exit 1
+    }
+    sudo_cmd=(sudo)
+fi
+as_root() { "${sudo_cmd[@]}" "$@"; }
+
+say() { echo "chroot-php[$php_ver]: $*"; }
+die() {
+    echo "chroot-php[$php_ver]: $*" >&2
+    exit 1
+}
+
+# The Debian mirror the host already uses (sources.list or deb822 .sources), else deb.debian.org.
+debian_mirror() {
+    if [[ -n "${CANNON_DEBIAN_MIRROR:-}" ]]; then
+        echo "$CANNON_DEBIAN_MIRROR"
+        return
+    fi
+    local m
+    m="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        grep -oE '(https?|file)://[^ ]+/debian/?( |$)' | grep -v security | head -n 1 | tr -d ' ' || true)"
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+# --- mounts, always undone -------------------------------------------------------------------
+
+mounted=()
+mount_in() { # mount_in <target under root> <mount args...>
+    local target="$root$1"
+    shift
+    as_root mkdir -p "$target"
+    as_root mount "$@" "$target"
+    mounted+=("$target")
+}
+bind_ro() { # bind_ro <host path> <path in chroot>
+    local target="$root$2"
+    if [[ -d "$1" ]]; then as_root mkdir -p "$target"; else as_root mkdir -p "$(dirname "$target")"; as_root touch "$target"; fi
+    as_root mount --bind "$1" "$target"
+    mounted+=("$target")
+    # A read-only bind needs a remount of the bind itself.
+    as_root mount -o remount,bind,ro "$target"
+}
+unmount_all() {
+    local i
+    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+        as_root umount "${mounted[i]}" 2>/dev/null || as_root umount -l "${mounted[i]}" 2>/dev/null || true
+    done
+    mounted=()
+    # Anything left under the chroot (debootstrap killed half-way, say): lazily unmount it too.
+    if [[ -d "$root" ]]; then
+        local m
+        while read -r m; do
+            [[ -n "$m" ]] && as_root umount -l "$m" 2>/dev/null || true
+        done < <(findmnt -rn -o TARGET | grep -F "$root/" | sort -r || true)
+    fi
+}
+trap unmount_all EXIT
+trap 'exit 130' INT TERM
+
+mount_system() {
+    mount_in /proc -t proc proc
+    mount_in /dev --bind /dev
+    mount_in /dev/pts --bind /dev/pts
+    as_root cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+}
+
+in_chroot() { # in_chroot <command...>   (a login-free, clean environment)
+    as_root chroot "$root" /usr/bin/env -i \
+        HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
+        PATH=/opt/cargo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        RUSTUP_HOME=/opt/rustup CARGO_HOME=/var/cache/cannon/cargo-home \
+        CARGO_TARGET_DIR=/var/cache/cannon/target \
+        CANNON_REDIS_DSN="$redis_dsn" CANNON_MYSQL_DSN="$mysql_dsn" \
+        CANNON_EXT=/var/cache/cannon/target/release/libcannon_session.so \
+        DEBIAN_FRONTEND=noninteractive \
+        "$@"
+}
+
+# --- the chroot ------------------------------------------------------------------------------
+
+ensure_base() {
+    [[ -f "$root/.cannon-base" ]] && return
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        say "installing debootstrap"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+            { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+                as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; } ||
+            die "could not install debootstrap"
+    fi
+    local mirror
+    mirror="$(debian_mirror)"
+    if [[ -e "$root" ]]; then
+        say "removing the unfinished chroot $root"
+        unmount_all
+        findmnt -rn -o TARGET | grep -qF "$root/" && die "something is still mounted under $root; not removing it"
+        as_root rm -rf --one-file-system "$root"
+    fi
+    as_root mkdir -p "$cache" "$log_dir"
+    say "debootstrap --variant=minbase $suite $root $mirror (log: $log_dir/debootstrap-$suite.log)"
+    if ! as_root debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$log_dir/debootstrap-$suite.log" 2>&1; then
+        tail -n 20 "$log_dir/debootstrap-$suite.log" >&2
+        die "debootstrap failed"
+    fi
+    # Never start services inside the chroot (mariadb-server's postinst would try): the host's
+    # MariaDB owns port 3306.
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$root/usr/sbin/policy-rc.d" >/dev/null
+    as_root chmod 755 "$root/usr/sbin/policy-rc.d"
+    if [[ -n "$extra_suite" ]]; then
+        echo "deb $mirror $extra_suite main" | as_root tee "$root/etc/apt/sources.list.d/$extra_suite.list" >/dev/null
+        printf 'Package: php%s*\nPin: release a=%s\nPin-Priority: 500\n' "$php_ver" "$extra_suite" |
+            as_root tee "$root/etc/apt/preferences.d/php$php_ver" >/dev/null
+    fi
+    as_root touch "$root/.cannon-base"
+}
+
+ensure_packages() {
+    local want
+    want="$(printf '%s\n' "${packages[@]}" | sort)"
+    if [[ -f "$root/.cannon-packages" ]] && [[ "$(cat "$root/.cannon-packages")" == "$want" ]]; then
+        return
+    fi
+    say "apt-get install ${packages[*]} (log: $log_dir/apt-$suite.log)"
+    if ! in_chroot sh -c 'apt-get update -qq && apt-get install -y -q --no-install-recommends "$@"' \
+        sh "${packages[@]}" >"$log_dir/apt-$suite.log" 2>&1; then
+        tail -n 30 "$log_dir/apt-$suite.log" >&2
+        die "apt-get install failed in the chroot"
+    fi
+    in_chroot apt-get clean
+    echo "$want" | as_root tee "$root/.cannon-packages" >/dev/null
+}
+
+# --- main ------------------------------------------------------------------------------------
+
+start=$SECONDS
+ensure_base
+mount_system
+ensure_packages
+say "chroot ready after $((SECONDS - start)) s: $(in_chroot php -r 'echo PHP_VERSION, " ", PHP_ZTS ? "ZTS" : "NTS";')"
+
+rustup_home="${RUSTUP_HOME:-$HOME/.rustup}"
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+[[ -x "$cargo_bin/cargo" ]] || die "no cargo in $cargo_bin: install Rust with rustup first"
+[[ -d "$rustup_home/toolchains" ]] || die "no rustup toolchains in $rustup_home"
+bind_ro "$rustup_home" /opt/rustup
+bind_ro "$cargo_bin" /opt/cargo-bin
+bind_ro "$repo" /src
+as_root mkdir -p "$root/var/cache/cannon/cargo-home" "$root/var/cache/cannon/target"
+
+if [[ "$mode" == shell ]]; then
+    in_chroot bash -c 'cd /src && exec bash -i'
+    exit
+fi
+
+t0=$SECONDS
+say "cargo build --release against $(in_chroot php-config --version) (target dir in the chroot)"
+in_chroot nice -n 10 bash -c 'cd /src && cargo build --release --locked' ||
+    die "cargo build failed against PHP $php_ver"
+say "build took $((SECONDS - t0)) s"
+in_chroot php -d extension=/var/cache/cannon/target/release/libcannon_session.so -r '
+    if (!extension_loaded("cannon_session")) { fwrite(STDERR, "not loaded\n"); exit(1); }
+    echo "loaded on PHP ", PHP_VERSION, "\n";' || die "the extension does not load on PHP $php_ver"
+[[ "$mode" == build ]] && exit 0
+
+t0=$SECONDS
+say "PHPUnit (php-tests/phpunit.xml.dist) on PHP $php_ver"
+rc=0
+in_chroot bash -c 'cd /src && php -d extension="$CANNON_EXT" /usr/bin/phpunit -c php-tests/phpunit.xml.dist' || rc=$?
+say "PHPUnit took $((SECONDS - t0)) s, exit $rc; whole run $((SECONDS - start)) s"
+exit "$rc"
