@@ -96,6 +96,8 @@ if test "$PHP_CANNON_SESSION" != "no"; then
 
   dnl No C sources: the module is what Makefile.frag builds.
   PHP_MODULES='$(phplibdir)/cannon_session.so'
+  dnl (Names a build directory, which configure creates; without one it runs `mkdir -p` with none.)
+  PHP_ADD_BUILD_DIR([modules])
 
   PHP_SUBST(CARGO)
   PHP_SUBST(CANNON_CRATE_DIR)

@@ -3,7 +3,7 @@
 # PHPUnit suite there, against the host's Redis and MariaDB on loopback (a chroot shares the
 # host's network namespace).
 #
-# Usage: scripts/chroot-php.sh [--build-only|--shell] <php-version>
+# Usage: scripts/chroot-php.sh [--build-only|--shell|--print-so] <php-version>
 #   8.4   Debian 13 (trixie), PHP 8.4
 #   8.5   Debian unstable (sid) with PHP 8.5 from Debian's experimental suite
 #
@@ -17,8 +17,11 @@
 # (scripts/services.sh), as for `make test`.
 set -euo pipefail
 
+# One brace group, read whole before it runs: editing this file during a run cannot change it.
+{
+
 usage() {
-    echo "usage: $0 [--build-only|--shell] <8.4|8.5>" >&2
+    echo "usage: $0 [--build-only|--shell|--print-so] <8.4|8.5>" >&2
     exit 2
 }
 
@@ -26,6 +29,7 @@ mode=test
 case "${1:-}" in
     --build-only) mode=build; shift ;;
     --shell) mode=shell; shift ;;
+    --print-so) mode=print-so; shift ;;
 esac
 [[ $# -eq 1 ]] || usage
 php_ver="$1"
@@ -49,6 +53,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${CANNON_CHROOT_CACHE:-/var/cache/cannon-session}"
 root="$cache/chroot-$suite"
 log_dir="$cache/logs"
+# The built extension, as the host sees it.
+so_in_chroot=/var/cache/cannon/target/release/libcannon_session.so
+if [[ "$mode" == print-so ]]; then
+    echo "$root$so_in_chroot"
+    exit 0
+fi
 redis_dsn="${CANNON_REDIS_DSN:-redis://127.0.0.1:6379/0}"
 mysql_dsn="${CANNON_MYSQL_DSN:-mysql://cannon_test:cannon_test_pw@127.0.0.1:3306/test}"
 
@@ -133,6 +143,12 @@ mount_system() {
     mount_in /dev --bind /dev
     mount_in /dev/pts --bind /dev/pts
     as_root cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    # cargo in the chroot fetches crates over the host's network, so it trusts what the host
+    # trusts (where egress goes through a TLS proxy, the host's bundle holds the proxy's CA).
+    local bundle="${CARGO_HTTP_CAINFO:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
+    if [[ -f "$bundle" ]]; then
+        as_root install -D -m 644 "$bundle" "$root/etc/cannon/host-ca-certificates.crt"
+    fi
 }
 
 in_chroot() { # in_chroot <command...>   (a login-free, clean environment)
@@ -141,8 +157,9 @@ in_chroot() { # in_chroot <command...>   (a login-free, clean environment)
         PATH=/opt/cargo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         RUSTUP_HOME=/opt/rustup CARGO_HOME=/var/cache/cannon/cargo-home \
         CARGO_TARGET_DIR=/var/cache/cannon/target \
+        CARGO_HTTP_CAINFO=/etc/cannon/host-ca-certificates.crt \
         CANNON_REDIS_DSN="$redis_dsn" CANNON_MYSQL_DSN="$mysql_dsn" \
-        CANNON_EXT=/var/cache/cannon/target/release/libcannon_session.so \
+        CANNON_EXT="$so_in_chroot" \
         DEBIAN_FRONTEND=noninteractive \
         "$@"
 }
@@ -227,7 +244,7 @@ say "cargo build --release against $(in_chroot php-config --version) (target dir
 in_chroot nice -n 10 bash -c 'cd /src && cargo build --release --locked' ||
     die "cargo build failed against PHP $php_ver"
 say "build took $((SECONDS - t0)) s"
-in_chroot php -d extension=/var/cache/cannon/target/release/libcannon_session.so -r '
+in_chroot php -d extension="$so_in_chroot" -r '
     if (!extension_loaded("cannon_session")) { fwrite(STDERR, "not loaded\n"); exit(1); }
     echo "loaded on PHP ", PHP_VERSION, "\n";' || die "the extension does not load on PHP $php_ver"
 [[ "$mode" == build ]] && exit 0
@@ -238,3 +255,5 @@ rc=0
 in_chroot bash -c 'cd /src && php -d extension="$CANNON_EXT" /usr/bin/phpunit -c php-tests/phpunit.xml.dist' || rc=$?
 say "PHPUnit took $((SECONDS - t0)) s, exit $rc; whole run $((SECONDS - start)) s"
 exit "$rc"
+exit
+}
