@@ -54,6 +54,7 @@ if test "$PHP_CANNON_SESSION" != "no"; then
     test -n "$cannon_dir" || continue
     test -f "$cannon_dir" && cannon_dir=`dirname "$cannon_dir"`
     for cannon_f in "$cannon_dir"/libclang.so "$cannon_dir"/libclang-*.so "$cannon_dir"/libclang.so.* "$cannon_dir"/libclang.dylib; do
+      case "$cannon_f" in *libclang-cpp*) continue ;; esac
       if test -f "$cannon_f"; then
         cannon_libclang="$cannon_f"
         break 2
