@@ -63,7 +63,7 @@ redis_dsn="${CANNON_REDIS_DSN:-redis://127.0.0.1:6379/0}"
 mysql_dsn="${CANNON_MYSQL_DSN:-mysql://cannon_test:cannon_test_pw@127.0.0.1:3306/test}"
 
 # What the chroot needs: PHP and what the suite uses (mbstring, xml, mysqli/PDO, phpredis for
-# the probes, PHPUnit), clang for ext-php-rs' bindgen, a C toolchain, and MariaDB's binaries
+# the probes), clang for ext-php-rs' bindgen, a C toolchain, and MariaDB's binaries
 # (never started as a service in the chroot; the suite starts private servers of its own).
 packages=(
     "php$php_ver-cli" "php$php_ver-dev" "php$php_ver-mbstring" "php$php_ver-xml" "php$php_ver-mysql"
@@ -71,8 +71,8 @@ packages=(
     mariadb-server mariadb-client procps
 )
 case "$php_ver" in
-    8.4) packages+=(php8.4-redis phpunit) ;;
-    8.5) packages+=(phpunit) ;; # no phpredis is built for 8.5 yet: its probes are skipped
+    8.4) packages+=(php8.4-redis) ;;
+    8.5) ;; # no phpredis is built for 8.5 yet
 esac
 
 sudo_cmd=()
@@ -217,12 +217,66 @@ ensure_packages() {
     echo "$want" | as_root tee "$root/.cannon-packages" >/dev/null
 }
 
+# PHPUnit 9.6, the version `make test` runs (Debian 12's) and php-tests/phpunit.xml.dist is
+# written for: Debian 13 ships PHPUnit 11, which refuses the suite (TestCase::output() became
+# final, 9.6's configuration attributes are gone). Debian 12's PHPUnit packages are PHP code only
+# (Architecture: all); they are fetched with a separate apt configuration, so the chroot's own
+# sources stay as they are, and unpacked into /opt/phpunit9. 9.6.7 predates PHP 8.4, which
+# deprecates implicitly nullable parameters and E_STRICT, and the suite turns deprecations into
+# errors: scripts/chroot/phpunit9-php84.php makes the two changes upstream made in 9.6.20+ (in
+# that private copy only; nothing in php-tests/ changes).
+phpunit9_packages=(
+    phpunit phpunit-cli-parser phpunit-code-unit phpunit-code-unit-reverse-lookup phpunit-comparator
+    phpunit-complexity phpunit-diff phpunit-environment phpunit-exporter phpunit-global-state
+    phpunit-lines-of-code phpunit-object-enumerator phpunit-object-reflector
+    phpunit-recursion-context phpunit-resource-operations phpunit-type phpunit-version
+    php-codecoverage php-deepcopy php-doctrine-instantiator php-file-iterator php-invoker
+    php-parser php-phar-io-manifest php-phar-io-version php-text-template php-timer
+    php-tokenizer # theseer/tokenizer (in Debian 12 this name is that library, not the PHP extension)
+)
+phpunit9=/opt/phpunit9
+
+ensure_phpunit9() {
+    # The stamp holds the patch script's checksum: a changed script redoes the copy.
+    local patch="$repo/scripts/chroot/phpunit9-php84.php" stamp
+    stamp="$(sha256sum "$patch" | cut -d' ' -f1)"
+    if [[ -f "$root$phpunit9/.complete" ]] && [[ "$(cat "$root$phpunit9/.complete")" == "$stamp" ]]; then
+        return
+    fi
+    say "PHPUnit 9.6 from Debian 12 into $phpunit9, patched for PHP 8.4 (log: $log_dir/phpunit9-$suite.log)"
+    local mirror
+    mirror="$(debian_mirror)"
+    as_root install -D -m 644 "$patch" "$root/var/cache/cannon/phpunit9-php84.php"
+    if ! in_chroot bash -euc '
+        d=/var/cache/cannon/phpunit9-apt
+        rm -rf "$d" && mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/debs"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] '"$mirror"' bookworm main" >"$d/sources.list"
+        apt_opts=(-o Dir::Etc::SourceList="$d/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+                  -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d" -o Dir::Cache::pkgcache=""
+                  -o Dir::Cache::srcpkgcache="" -o APT::Default-Release=bookworm
+                  -o APT::Sandbox::User=root)
+        apt-get "${apt_opts[@]}" update -qq
+        cd "$d/debs"
+        apt-get "${apt_opts[@]}" download "$@"
+        rm -rf '"$phpunit9"' && mkdir -p '"$phpunit9"'
+        for deb in *.deb; do dpkg-deb -x "$deb" '"$phpunit9"'; done
+        rm -rf "$d"
+        php /var/cache/cannon/phpunit9-php84.php '"$phpunit9"'/usr/share/php
+        php -d include_path='"$phpunit9"'/usr/share/php '"$phpunit9"'/usr/bin/phpunit --version
+    ' bash "${phpunit9_packages[@]/%//bookworm}" >"$log_dir/phpunit9-$suite.log" 2>&1; then
+        tail -n 20 "$log_dir/phpunit9-$suite.log" >&2
+        die "could not set up PHPUnit 9.6 from Debian 12"
+    fi
+    echo "$stamp" | as_root tee "$root$phpunit9/.complete" >/dev/null
+}
+
 # --- main ------------------------------------------------------------------------------------
 
 start=$SECONDS
 ensure_base
 mount_system
 ensure_packages
+ensure_phpunit9
 say "chroot ready after $((SECONDS - start)) s: $(in_chroot php -r 'echo PHP_VERSION, " ", PHP_ZTS ? "ZTS" : "NTS";')"
 
 rustup_home="${RUSTUP_HOME:-$HOME/.rustup}"
@@ -250,9 +304,10 @@ in_chroot php -d extension="$so_in_chroot" -r '
 [[ "$mode" == build ]] && exit 0
 
 t0=$SECONDS
-say "PHPUnit (php-tests/phpunit.xml.dist) on PHP $php_ver"
+say "PHPUnit $(in_chroot php -d include_path="$phpunit9/usr/share/php" "$phpunit9/usr/bin/phpunit" --version | grep -o '[0-9][0-9.]*' | head -n 1) (php-tests/phpunit.xml.dist) on PHP $php_ver"
 rc=0
-in_chroot bash -c 'cd /src && php -d extension="$CANNON_EXT" /usr/bin/phpunit -c php-tests/phpunit.xml.dist' || rc=$?
+in_chroot bash -c 'cd /src && php -d include_path=".:$1/usr/share/php" -d extension="$CANNON_EXT" "$1/usr/bin/phpunit" -c php-tests/phpunit.xml.dist' \
+    bash "$phpunit9" || rc=$?
 say "PHPUnit took $((SECONDS - t0)) s, exit $rc; whole run $((SECONDS - start)) s"
 exit "$rc"
 exit
