@@ -63,12 +63,12 @@ redis_dsn="${CANNON_REDIS_DSN:-redis://127.0.0.1:6379/0}"
 mysql_dsn="${CANNON_MYSQL_DSN:-mysql://cannon_test:cannon_test_pw@127.0.0.1:3306/test}"
 
 # What the chroot needs: PHP and what the suite uses (mbstring, xml, mysqli/PDO, phpredis for
-# the probes), clang for ext-php-rs' bindgen, a C toolchain, and MariaDB's binaries
-# (never started as a service in the chroot; the suite starts private servers of its own).
+# the probes), clang for ext-php-rs' bindgen, a C toolchain, and MariaDB's and Redis' binaries
+# (never started as services in the chroot; the suite starts private servers of its own).
 packages=(
     "php$php_ver-cli" "php$php_ver-dev" "php$php_ver-mbstring" "php$php_ver-xml" "php$php_ver-mysql"
     clang libclang-dev build-essential pkg-config ca-certificates
-    mariadb-server mariadb-client procps
+    mariadb-server mariadb-client redis-server openssl procps
 )
 case "$php_ver" in
     8.4) packages+=(php8.4-redis) ;;
