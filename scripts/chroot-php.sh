@@ -3,7 +3,7 @@
 # PHPUnit suite there, against the host's Redis and MariaDB on loopback (a chroot shares the
 # host's network namespace).
 #
-# Usage: scripts/chroot-php.sh [--build-only|--shell|--print-so] <php-version>
+# Usage: scripts/chroot-php.sh [--build-only|--shell|--print-so] <php-version> [phpunit args...]
 #   8.4   Debian 13 (trixie), PHP 8.4
 #   8.5   Debian unstable (sid) with PHP 8.5 from Debian's experimental suite
 #
@@ -31,8 +31,10 @@ case "${1:-}" in
     --shell) mode=shell; shift ;;
     --print-so) mode=print-so; shift ;;
 esac
-[[ $# -eq 1 ]] || usage
+[[ $# -ge 1 ]] || usage
 php_ver="$1"
+shift
+phpunit_args=("$@") # anything after the version goes to PHPUnit (e.g. --filter NAME)
 
 case "$php_ver" in
     8.4)
@@ -306,8 +308,8 @@ in_chroot php -d extension="$so_in_chroot" -r '
 t0=$SECONDS
 say "PHPUnit $(in_chroot php -d include_path="$phpunit9/usr/share/php" "$phpunit9/usr/bin/phpunit" --version | grep -o '[0-9][0-9.]*' | head -n 1) (php-tests/phpunit.xml.dist) on PHP $php_ver"
 rc=0
-in_chroot bash -c 'cd /src && php -d include_path=".:$1/usr/share/php" -d extension="$CANNON_EXT" "$1/usr/bin/phpunit" -c php-tests/phpunit.xml.dist' \
-    bash "$phpunit9" || rc=$?
+in_chroot bash -c 'pu="$1"; shift; cd /src && php -d include_path=".:$pu/usr/share/php" -d extension="$CANNON_EXT" "$pu/usr/bin/phpunit" -c php-tests/phpunit.xml.dist "$@"' \
+    bash "$phpunit9" ${phpunit_args[@]+"${phpunit_args[@]}"} || rc=$?
 say "PHPUnit took $((SECONDS - t0)) s, exit $rc; whole run $((SECONDS - start)) s"
 exit "$rc"
 exit

@@ -139,7 +139,7 @@ final class PhpProcess
         }
         return (string) preg_replace(
             '/^(?:PHP )?Deprecated: +PHP Startup: (?:session\.sid_length|session\.sid_bits_per_character'
-            . '|Disabling session\.use_only_cookies) INI setting is deprecated in Unknown on line 0\R\R?/m',
+            . '|Disabling session\.use_only_cookies) INI setting is deprecated in Unknown on line 0\R/m',
             '',
             $stderr
         );
