@@ -3,7 +3,7 @@
 # PHPUnit suite there, against the host's Redis and MariaDB on loopback (a chroot shares the
 # host's network namespace).
 #
-# Usage: scripts/chroot-php.sh [--build-only|--shell|--print-so] <php-version> [phpunit args...]
+# Usage: scripts/chroot-php.sh [--setup-only|--build-only|--shell|--print-so] <php-version> [phpunit args...]
 #   8.4   Debian 13 (trixie), PHP 8.4
 #   8.5   Debian unstable (sid) with PHP 8.5 from Debian's experimental suite
 #
@@ -21,7 +21,7 @@ set -euo pipefail
 {
 
 usage() {
-    echo "usage: $0 [--build-only|--shell|--print-so] <8.4|8.5>" >&2
+    echo "usage: $0 [--setup-only|--build-only|--shell|--print-so] <8.4|8.5>" >&2
     exit 2
 }
 
@@ -30,6 +30,7 @@ case "${1:-}" in
     --build-only) mode=build; shift ;;
     --shell) mode=shell; shift ;;
     --print-so) mode=print-so; shift ;;
+    --setup-only) mode=setup; shift ;;
 esac
 [[ $# -ge 1 ]] || usage
 php_ver="$1"
@@ -209,6 +210,11 @@ ensure_packages() {
     if [[ -f "$root/.cannon-packages" ]] && [[ "$(cat "$root/.cannon-packages")" == "$want" ]]; then
         return
     fi
+    if [[ "$suite" == sid ]]; then
+        # Unstable's Release files are valid for a week only; a mirror that lags behind (as
+        # a snapshot does) serves expired ones, which apt refuses.
+        echo 'Acquire::Check-Valid-Until "false";' | as_root tee "$root/etc/apt/apt.conf.d/99cannon-valid-until" >/dev/null
+    fi
     say "apt-get install ${packages[*]} (log: $log_dir/apt-$suite.log)"
     if ! in_chroot sh -c 'apt-get update -qq && apt-get install -y -q --no-install-recommends "$@"' \
         sh "${packages[@]}" >"$log_dir/apt-$suite.log" 2>&1; then
@@ -225,8 +231,8 @@ ensure_packages() {
 # (Architecture: all); they are fetched with a separate apt configuration, so the chroot's own
 # sources stay as they are, and unpacked into /opt/phpunit9. 9.6.7 predates PHP 8.4, which
 # deprecates implicitly nullable parameters and E_STRICT, and the suite turns deprecations into
-# errors: scripts/chroot/phpunit9-php84.php makes the two changes upstream made in 9.6.20+ (in
-# that private copy only; nothing in php-tests/ changes).
+# errors: scripts/chroot/phpunit9-compat.php makes the changes upstream made in later 9.6
+# releases (in that private copy only).
 phpunit9_packages=(
     phpunit phpunit-cli-parser phpunit-code-unit phpunit-code-unit-reverse-lookup phpunit-comparator
     phpunit-complexity phpunit-diff phpunit-environment phpunit-exporter phpunit-global-state
@@ -240,15 +246,15 @@ phpunit9=/opt/phpunit9
 
 ensure_phpunit9() {
     # The stamp holds the patch script's checksum: a changed script redoes the copy.
-    local patch="$repo/scripts/chroot/phpunit9-php84.php" stamp
+    local patch="$repo/scripts/chroot/phpunit9-compat.php" stamp
     stamp="$(sha256sum "$patch" | cut -d' ' -f1)"
     if [[ -f "$root$phpunit9/.complete" ]] && [[ "$(cat "$root$phpunit9/.complete")" == "$stamp" ]]; then
         return
     fi
-    say "PHPUnit 9.6 from Debian 12 into $phpunit9, patched for PHP 8.4 (log: $log_dir/phpunit9-$suite.log)"
+    say "PHPUnit 9.6 from Debian 12 into $phpunit9, patched for PHP 8.4+ (log: $log_dir/phpunit9-$suite.log)"
     local mirror
     mirror="$(debian_mirror)"
-    as_root install -D -m 644 "$patch" "$root/var/cache/cannon/phpunit9-php84.php"
+    as_root install -D -m 644 "$patch" "$root/var/cache/cannon/phpunit9-compat.php"
     if ! in_chroot bash -euc '
         d=/var/cache/cannon/phpunit9-apt
         rm -rf "$d" && mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/debs"
@@ -262,8 +268,8 @@ ensure_phpunit9() {
         apt-get "${apt_opts[@]}" download "$@"
         rm -rf '"$phpunit9"' && mkdir -p '"$phpunit9"'
         for deb in *.deb; do dpkg-deb -x "$deb" '"$phpunit9"'; done
-        rm -rf "$d"
-        php /var/cache/cannon/phpunit9-php84.php '"$phpunit9"'/usr/share/php
+        cd / && rm -rf "$d"
+        php /var/cache/cannon/phpunit9-compat.php '"$phpunit9"'/usr/share/php
         php -d include_path='"$phpunit9"'/usr/share/php '"$phpunit9"'/usr/bin/phpunit --version
     ' bash "${phpunit9_packages[@]/%//bookworm}" >"$log_dir/phpunit9-$suite.log" 2>&1; then
         tail -n 20 "$log_dir/phpunit9-$suite.log" >&2
@@ -280,6 +286,8 @@ mount_system
 ensure_packages
 ensure_phpunit9
 say "chroot ready after $((SECONDS - start)) s: $(in_chroot php -r 'echo PHP_VERSION, " ", PHP_ZTS ? "ZTS" : "NTS";')"
+
+[[ "$mode" == setup ]] && exit 0
 
 rustup_home="${RUSTUP_HOME:-$HOME/.rustup}"
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
