@@ -11,7 +11,8 @@
 #   ${CANNON_CHROOT_CACHE:-/var/cache/cannon-session}/chroot-<suite>
 # along with its own cargo home and target dir, so a second run only rebuilds what changed.
 # The source tree is bind-mounted read-only; ~/.rustup and ~/.cargo/bin are bind-mounted
-# read-only (the host's Rust toolchain is used). Every mount is undone on exit, whatever happens.
+# read-only (the host's Rust toolchain is used), and so is /run/mysqld (the host MariaDB's
+# socket). Every mount is undone on exit, whatever happens.
 #
 # Needs root (or sudo): debootstrap, chroot and mount do. The host's services must be up
 # (scripts/services.sh), as for `make test`.
@@ -296,6 +297,12 @@ cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 bind_ro "$rustup_home" /opt/rustup
 bind_ro "$cargo_bin" /opt/cargo-bin
 bind_ro "$repo" /src
+# The host's MariaDB socket: the suite connects through it too, and KILLs connections as root
+# over it (a read-only bind still lets clients connect).
+mysql_socket_dir="${CANNON_MYSQL_SOCKET_DIR:-/run/mysqld}"
+if [[ -d "$mysql_socket_dir" ]]; then
+    bind_ro "$mysql_socket_dir" /run/mysqld
+fi
 as_root mkdir -p "$root/var/cache/cannon/cargo-home" "$root/var/cache/cannon/target"
 
 if [[ "$mode" == shell ]]; then
