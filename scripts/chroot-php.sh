@@ -147,6 +147,13 @@ mount_system() {
     mount_in /dev --bind /dev
     mount_in /dev/pts --bind /dev/pts
     as_root cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+    # The host's name must resolve in the chroot too (mariadb-install-db checks it).
+    as_root cp -L /etc/hosts "$root/etc/hosts"
+    # The suite's `mariadb -uroot` reaches the host's MariaDB over its socket. A MariaDB 11.4+
+    # client (Debian 13's) insists on TLS by default, which Debian 12's server (10.11) does not
+    # offer there.
+    printf '# written by scripts/chroot-php.sh\n[client]\nskip-ssl\n' |
+        as_root tee "$root/etc/mysql/mariadb.conf.d/99-cannon-client.cnf" >/dev/null
     # cargo in the chroot fetches crates over the host's network, so it trusts what the host
     # trusts (where egress goes through a TLS proxy, the host's bundle holds the proxy's CA).
     local bundle="${CARGO_HTTP_CAINFO:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
