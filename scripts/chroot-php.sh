@@ -152,6 +152,8 @@ mount_system() {
     # The suite's `mariadb -uroot` reaches the host's MariaDB over its socket. A MariaDB 11.4+
     # client (Debian 13's) insists on TLS by default, which Debian 12's server (10.11) does not
     # offer there.
+    # (Written before mariadb-client is installed, on a first run.)
+    as_root mkdir -p "$root/etc/mysql/mariadb.conf.d"
     printf '# written by scripts/chroot-php.sh\n[client]\nskip-ssl\n' |
         as_root tee "$root/etc/mysql/mariadb.conf.d/99-cannon-client.cnf" >/dev/null
     # cargo in the chroot fetches crates over the host's network, so it trusts what the host
