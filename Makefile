@@ -66,7 +66,7 @@ test-faults:
 	fi
 
 # Other PHP versions, each in a Debian chroot cached under /var/cache/cannon-session (needs root
-# or sudo; the first run builds the chroot, ~2 GB, and takes ~13 min). Not part of `make test`
+# or sudo; the first run builds the chroot, ~2.3 GB, and takes 9-13 min). Not part of `make test`
 # unless TEST_PHP84=1: see README. Arguments for PHPUnit: scripts/chroot-php.sh 8.4 --filter X
 test-php84: deps services
 	bash scripts/chroot-php.sh 8.4
