@@ -119,11 +119,30 @@ final class PhpProcess
         $result = [
             'exit' => $exit,
             'stdout' => (string) @file_get_contents($handle['dir'] . '/stdout'),
-            'stderr' => (string) @file_get_contents($handle['dir'] . '/stderr'),
+            'stderr' => self::withoutStartupDeprecations((string) @file_get_contents($handle['dir'] . '/stderr')),
             'timedOut' => $timedOut,
         ];
         self::removeDir($handle['dir']);
         return $result;
+    }
+
+    /**
+     * PHP 8.4 deprecates session INI settings that children are still started with on purpose
+     * (a sid_length the extension must follow; no cookies in the CLI), and says so once at
+     * start-up. Those exact lines are PHP's, not the child's diagnostics: they are dropped.
+     * Everything else on stderr stays, deprecations included.
+     */
+    private static function withoutStartupDeprecations(string $stderr): string
+    {
+        if (PHP_VERSION_ID < 80400 || $stderr === '') {
+            return $stderr;
+        }
+        return (string) preg_replace(
+            '/^(?:PHP )?Deprecated: +PHP Startup: (?:session\.sid_length|session\.sid_bits_per_character'
+            . '|Disabling session\.use_only_cookies) INI setting is deprecated in Unknown on line 0\R/m',
+            '',
+            $stderr
+        );
     }
 
     /** @param resource $proc */
