@@ -75,7 +75,9 @@ packages=(
     mariadb-server mariadb-client redis-server openssl procps
 )
 case "$php_ver" in
-    8.4) packages+=(php8.4-redis) ;;
+    # Debian 13 packages Laravel 10 and Symfony 6.4: the framework tests run on those there.
+    8.4) packages+=(php8.4-redis php-laravel-framework php-symfony-http-foundation
+                    php-symfony-framework-bundle php-symfony-yaml composer) ;;
     8.5) ;; # no phpredis is built for 8.5 yet
 esac
 
@@ -332,7 +334,7 @@ in_chroot php -d extension="$so_in_chroot" -r '
 t0=$SECONDS
 say "PHPUnit $(in_chroot php -d include_path="$phpunit9/usr/share/php" "$phpunit9/usr/bin/phpunit" --version | grep -o '[0-9][0-9.]*' | head -n 1) (php-tests/phpunit.xml.dist) on PHP $php_ver"
 rc=0
-in_chroot bash -c 'pu="$1"; shift; cd /src && php -d include_path=".:$pu/usr/share/php" -d extension="$CANNON_EXT" "$pu/usr/bin/phpunit" -c php-tests/phpunit.xml.dist "$@"' \
+in_chroot bash -c 'pu="$1"; shift; cd /src && php -d include_path=".:$pu/usr/share/php:/usr/share/php" -d extension="$CANNON_EXT" "$pu/usr/bin/phpunit" -c php-tests/phpunit.xml.dist "$@"' \
     bash "$phpunit9" ${phpunit_args[@]+"${phpunit_args[@]}"} || rc=$?
 say "PHPUnit took $((SECONDS - t0)) s, exit $rc; whole run $((SECONDS - start)) s"
 exit "$rc"
