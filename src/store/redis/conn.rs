@@ -77,6 +77,14 @@ pub struct Conn {
     pub used: u64,
     /// Round trips made on this connection; read by tests and benchmarks.
     pub round_trips: u64,
+    /// `wait=N`: while set (`(replicas, timeout_ms)`, by the store around a write), every
+    /// flush appends `WAIT replicas timeout_ms` to what it sends and puts its reply in
+    /// `acked`: the acknowledgement travels in the write's own round trip.
+    pub wait: Option<(u32, u64)>,
+    pub acked: Option<Reply>,
+    /// A `READONLY` error reply was read (the node is a replica now): for the store to notice
+    /// a failover, whatever the caller made of the reply. Reset by the store.
+    pub read_only: bool,
 }
 
 fn io_err(what: &str, e: io::Error) -> StoreError {
@@ -167,6 +175,9 @@ impl Conn {
             unacked_failed: false,
             used: 0,
             round_trips: 0,
+            wait: None,
+            acked: None,
+            read_only: false,
         };
         if let Some(pw) = &cfg.password {
             match &cfg.username {
@@ -206,6 +217,10 @@ impl Conn {
     /// Sends everything encoded so far and reads `n` replies (plus those of queued set-up
     /// commands, which are checked and dropped). One round trip.
     pub fn flush_and_read(&mut self, n: usize) -> Result<Vec<Reply>, StoreError> {
+        if let Some((replicas, ms)) = self.wait {
+            let (replicas, ms) = (resp::Decimal::new(u64::from(replicas)), resp::Decimal::new(ms));
+            self.encode(&[b"WAIT", replicas.as_bytes(), ms.as_bytes()]);
+        }
         let deadline = Instant::now() + self.timeout;
         let res = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
@@ -223,6 +238,9 @@ impl Conn {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             out.push(self.read_reply(deadline)?);
+        }
+        if self.wait.is_some() {
+            self.acked = Some(self.read_reply(deadline)?);
         }
         self.used += 1;
         Ok(out)
@@ -268,6 +286,9 @@ impl Conn {
     /// asked for.
     fn read_reply(&mut self, deadline: Instant) -> Result<Reply, StoreError> {
         let r = self.next_reply(deadline);
+        if let Ok(Reply::Error(e)) = &r {
+            self.read_only |= e.kind == crate::store::error::ServerErrorKind::ReadOnly;
+        }
         self.reset_timeout();
         if self.rpos == self.rend && self.rbuf.len() > KEEP_RBUF {
             (self.rpos, self.rend) = (0, 0);

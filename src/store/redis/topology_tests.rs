@@ -1,0 +1,1 @@
+//! Sentinel through the store, on the test bed.
