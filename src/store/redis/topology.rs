@@ -52,6 +52,12 @@ fn forget(key: &str, addr: &HostPort) {
     masters().retain(|(k, a)| !(k == key && a == addr));
 }
 
+/// Forgets every cached master (tests: to make a store discover).
+#[cfg(test)]
+pub(super) fn clear_cache() {
+    masters().clear();
+}
+
 fn show(a: &HostPort) -> String {
     if a.0.contains(':') {
         format!("[{}]:{}", a.0, a.1)
