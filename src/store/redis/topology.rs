@@ -122,7 +122,7 @@ impl SentinelState {
     /// could be asked (the call goes on unchecked, the next sentinel is tried next time).
     fn ask(&mut self, cfg: &RedisConfig, tls: Option<&std::sync::Arc<rustls::ClientConfig>>, connect_timeout: Duration) -> bool {
         if self.link.is_none() {
-            let (host, port) = &self.sentinels[self.next_sentinel % self.sentinels.len().max(1)];
+            let Some((host, port)) = self.sentinels.get(self.next_sentinel % self.sentinels.len().max(1)) else { return false };
             let Some(scfg) = cfg.for_sentinel(host, *port) else { return false };
             // Bounded by the connect timeout, also for the answer: a sentinel is quick or useless.
             match Conn::connect(&scfg, scfg.tls.as_ref().and(tls), connect_timeout, connect_timeout) {
