@@ -1,6 +1,6 @@
 //! Sentinel through the store, on the test bed (1 master + 1 replica + 3 sentinels on
 //! loopback, started and stopped by the test). The figures are printed (`--nocapture`).
-use crate::config::{parse_dsn, Config};
+use crate::config::parse_dsn;
 use crate::store::redis::testbed::{available, info_field, text, wait_for, SentinelBed, SERVICE};
 use crate::store::redis::RedisStore;
 use crate::store::{SessionStore, StoreError};
@@ -407,8 +407,60 @@ fn sentinel_store_cycles_failover_and_errors() {
     assert!(!round.acked.is_empty());
 }
 
-/// Keeps `Config` in use for readers of this file: the DSN is the one parser.
-#[allow(dead_code)]
-fn parsed(dsn: &str) -> Config {
-    parse_dsn(dsn).unwrap()
+/// Not a check: µs per locked cycle (1 KB) and per read-only cycle, interleaved rounds, on a
+/// sentinel bed without passwords: the bed's master as a single node, through Sentinel, and
+/// each with `wait=1` (`cargo test --release --no-default-features sentinel_perf -- --ignored
+/// --nocapture`; `CANNON_CYCLES` of each, default 10000).
+#[test]
+#[ignore]
+fn sentinel_perf() {
+    if !available() {
+        return;
+    }
+    let b = SentinelBed::start(2000, 5000, None);
+    let n: u32 = std::env::var("CANNON_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10000);
+    let direct = format!("redis://127.0.0.1:{}/0", b.master);
+    let variants = [
+        ("single node", direct.clone()),
+        ("sentinel", b.dsn()),
+        ("single node wait=1", with(&direct, "wait=1&wait_timeout=100")),
+        ("sentinel wait=1", with(&b.dsn(), "wait=1&wait_timeout=100")),
+    ];
+    let mut stores: Vec<RedisStore> = variants.iter().map(|(_, d)| store(d)).collect();
+    let id = fresh_id("perf");
+    let data = vec![b'x'; 1024];
+    // Finely interleaved (100 cycles of each variant in turn) so that load from elsewhere on
+    // the machine falls on every variant alike.
+    let mut locked = vec![Duration::ZERO; variants.len()];
+    let mut read_only = vec![Duration::ZERO; variants.len()];
+    for s in stores.iter_mut() {
+        s.write(&id, &data, 60).unwrap();
+    }
+    let chunk = 100;
+    for _ in 0..(n / chunk).max(1) {
+        for (i, s) in stores.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..chunk {
+                s.read(&id, true).unwrap();
+                s.write(&id, &data, 60).unwrap();
+            }
+            locked[i] += t.elapsed();
+            let t = Instant::now();
+            for _ in 0..chunk {
+                s.read_refresh(&id, 60).unwrap();
+            }
+            read_only[i] += t.elapsed();
+        }
+    }
+    let cycles = f64::from((n / chunk).max(1) * chunk);
+    for (i, (name, _)) in variants.iter().enumerate() {
+        eprintln!(
+            "sentinel_perf: {name}: locked cycle {:.1} µs, read-only {:.1} µs ({cycles} each, interleaved)",
+            locked[i].as_secs_f64() * 1e6 / cycles,
+            read_only[i].as_secs_f64() * 1e6 / cycles
+        );
+    }
+    if let Some(t) = stores[1].topo.as_ref() {
+        eprintln!("sentinel_perf: sentinel checks made by the sentinel store: {}", t.checks);
+    }
 }
