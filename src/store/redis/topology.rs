@@ -196,6 +196,8 @@ impl RedisStore {
     /// A connection to the master: the cached address, else discovery (whose confirming
     /// connection is kept). Bounded by one connect timeout for the cached node, then per
     /// sentinel by the connect timeout (twice: the question, and ROLE on the node it names).
+    // Out of line: keeps the single node's `run`/`connection` small enough to inline.
+    #[inline(never)]
     pub(super) fn connect_master(&mut self) -> Result<Conn, StoreError> {
         self.build_tls()?;
         let Some(t) = self.topo.as_mut() else {
@@ -204,7 +206,8 @@ impl RedisStore {
         if let Some(addr) = cached(&t.key) {
             let node = self.cfg.for_node(&addr.0, addr.1);
             match Conn::connect(&node, self.tls.as_ref(), self.connect_timeout, self.timeout) {
-                Ok(c) => {
+                Ok(mut c) => {
+                    c.watch_read_only = true;
                     t.current = Some(addr);
                     return Ok(c);
                 }
@@ -214,9 +217,10 @@ impl RedisStore {
         let mut probe = ConnProbe::new(&self.cfg, self.tls.clone(), self.connect_timeout, self.timeout)
             .with_sentinel_timeout(self.connect_timeout.min(self.timeout));
         let found = discover(&mut probe, &t.sentinels, &t.service)?;
-        let (addr, conn) = probe
+        let (addr, mut conn) = probe
             .take_master()
             .ok_or_else(|| StoreError::Connection(format!("master {} confirmed but not kept", show(&found.master))))?;
+        conn.watch_read_only = true;
         remember(&t.key, &addr);
         t.current = Some(addr);
         // The sentinel that knew is the one to ask in the checks.
@@ -239,6 +243,8 @@ impl RedisStore {
     /// `run` for a Sentinel topology (see the module comment). The retry policy for a broken
     /// connection is the single node's (a reused connection, never after a timeout), with one
     /// more condition: a call that is not a request's first is retried only on the same master.
+    // Out of line: keeps the single node's `run`/`connection` small enough to inline.
+    #[inline(never)]
     pub(super) fn run_sentinel<T>(&mut self, retry: bool, f: &impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.build_tls()?;
         let Some(t) = self.topo.as_mut() else { return Err(StoreError::Schema("not a sentinel configuration".into())) };

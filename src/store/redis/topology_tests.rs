@@ -373,6 +373,17 @@ fn sentinel_store_cycles_failover_and_errors() {
         eprintln!("PHP native handler on redis+sentinel:// with wait=1: 51 locked increments over 2 processes");
     }
 
+    // A cached address that is a replica (as after a failover the process missed): the first
+    // call gets READONLY, forgets it, rediscovers and runs again on the master.
+    let mut s3 = store(&dsn);
+    let key = s3.topo.as_ref().unwrap().key.clone();
+    super::remember(&key, &("127.0.0.1".to_string(), b.replica));
+    let id = fresh_id("readonly");
+    assert_eq!(s3.read(&id, true).unwrap(), None);
+    assert_eq!(master_port(&s3), Some(b.master));
+    s3.write(&id, b"kept", 60).unwrap();
+    assert_eq!(store(&dsn).read(&id, false).unwrap().as_deref(), Some(&b"kept"[..]));
+
     // Bad input: a service no sentinel knows, wrong passwords; never a password in a message.
     let e = store(&dsn.replace(&format!("/{SERVICE}"), "/nosuch")).read("x", true).unwrap_err();
     let m = e.to_string();
