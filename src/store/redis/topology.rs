@@ -128,7 +128,7 @@ impl SentinelState {
             match Conn::connect(&scfg, scfg.tls.as_ref().and(tls), connect_timeout, connect_timeout) {
                 Ok(c) => self.link = Some(c),
                 Err(_) => {
-                    self.next_sentinel += 1;
+                    self.next_sentinel = self.next_sentinel.wrapping_add(1);
                     return false;
                 }
             }
@@ -160,7 +160,7 @@ impl SentinelState {
 
     fn drop_link(&mut self) {
         self.link = None;
-        self.next_sentinel += 1;
+        self.next_sentinel = self.next_sentinel.wrapping_add(1);
     }
 
     /// Closes the sentinel connection (the store's `disconnect`).
