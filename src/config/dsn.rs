@@ -224,6 +224,17 @@ fn parse_millis(field: &str, v: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// `sentinel_check_interval=s`: 0 (every request) to 3600 seconds, fractions allowed.
+fn parse_check_interval(v: &str) -> Result<Duration, ConfigError> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => Ok(Duration::from_secs_f64(s)),
+        _ => err(format!(
+            "invalid sentinel_check_interval {:?}: expected seconds from 0 (every request) to 3600",
+            v.chars().take(16).collect::<String>()
+        )),
+    }
+}
+
 /// A comma-separated `host[:port]` list (sentinels, cluster seeds). `what` names one entry.
 fn parse_host_list(s: &str, default_port: u16, what: &str, example: &str) -> Result<Vec<(String, u16)>, ConfigError> {
     if s.is_empty() {
@@ -313,6 +324,7 @@ fn redis_config(
     let mut wait = 0;
     let mut wait_timeout = DEFAULT_WAIT_TIMEOUT;
     let (mut s_user, mut s_pass, mut s_tls) = (None, None, None);
+    let mut s_interval = DEFAULT_SENTINEL_CHECK_INTERVAL;
     let mut sentinel_opt_seen = None;
     for (k, v) in &left {
         match k.as_str() {
@@ -330,6 +342,7 @@ fn redis_config(
             "sentinel_password" => s_pass = Some(Secret::new(v.clone())).filter(|p| !p.expose().is_empty()),
             "sentinel_password_file" | "sentinel_password_env" => s_pass = Some(password_from(k, v)?),
             "sentinel_tls" => s_tls = Some(parse_bool("sentinel_tls", v)?),
+            "sentinel_check_interval" => s_interval = parse_check_interval(v)?,
             _ if k.starts_with("seed[") => {
                 return err("seed[] (phpredis' save_path form) cannot follow hosts: write either redis+cluster://seed[]=host:port&seed[]=... or redis+cluster://host:port,host:port")
             }
@@ -358,9 +371,10 @@ fn redis_config(
         ));
     }
     match &mut topology {
-        RedisTopology::Sentinel { username, password, tls: sentinel_tls, .. } => {
+        RedisTopology::Sentinel { username, password, tls: sentinel_tls, check_interval, .. } => {
             *username = s_user;
             *password = s_pass;
+            *check_interval = s_interval;
             *sentinel_tls = s_tls.unwrap_or(tls);
             if *sentinel_tls && !tls {
                 return err("sentinel_tls=1 needs TLS: use a rediss+sentinel:// DSN");
@@ -437,7 +451,14 @@ fn parse_redis_sentinel(rest: &str, opts: Opts, tls: bool) -> Result<Config, Con
         return err(format!("invalid path: expected /SERVICE[/db] after the sentinel hosts, e.g. {SENTINEL_EXAMPLE}/0"));
     }
     let (host, port) = sentinels[0].clone();
-    let topology = RedisTopology::Sentinel { sentinels, service, username: None, password: None, tls: false };
+    let topology = RedisTopology::Sentinel {
+        sentinels,
+        service,
+        username: None,
+        password: None,
+        tls: false,
+        check_interval: DEFAULT_SENTINEL_CHECK_INTERVAL,
+    };
     redis_config(Config::redis_default(), RedisAddr::Tcp { host, port }, db, user, pass, opts, tls, topology)
 }
 

@@ -67,6 +67,9 @@ pub enum RedisTopology {
         password: Option<Secret>,
         /// Talk TLS to the sentinels too (`sentinel_tls`; by default as the data nodes do).
         tls: bool,
+        /// `sentinel_check_interval`: at most this often a request asks a sentinel, alongside its
+        /// first pipeline, whether the master moved (zero: every request).
+        check_interval: Duration,
     },
     /// `redis+cluster://`: any of these nodes gives the slot map.
     Cluster { seeds: Vec<(String, u16)> },
@@ -74,6 +77,7 @@ pub enum RedisTopology {
 
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 pub const DEFAULT_SENTINEL_PORT: u16 = 26379;
+pub const DEFAULT_SENTINEL_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 impl RedisConfig {
     /// The configuration to reach one data node (a sentinel's master, a cluster node): the same
@@ -277,7 +281,7 @@ impl Config {
                 };
                 // Options that change where or how data lands; the sentinels' password as ***.
                 let mut opts = Vec::new();
-                if let RedisTopology::Sentinel { username, password, tls, .. } = &r.topology {
+                if let RedisTopology::Sentinel { username, password, tls, check_interval, .. } = &r.topology {
                     if let Some(u) = username {
                         opts.push(format!("sentinel_user={u}"));
                     }
@@ -286,6 +290,9 @@ impl Config {
                     }
                     if *tls != r.tls.is_some() {
                         opts.push(format!("sentinel_tls={}", u8::from(*tls)));
+                    }
+                    if *check_interval != DEFAULT_SENTINEL_CHECK_INTERVAL {
+                        opts.push(format!("sentinel_check_interval={}", check_interval.as_secs_f64()));
                     }
                 }
                 if r.wait > 0 {

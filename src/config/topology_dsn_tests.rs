@@ -20,7 +20,7 @@ fn sentinel_full() {
     )
     .unwrap();
     let r = redis(&c);
-    let RedisTopology::Sentinel { sentinels, service, username, password, tls } = &r.topology else {
+    let RedisTopology::Sentinel { sentinels, service, username, password, tls, .. } = &r.topology else {
         panic!("{:?}", r.topology)
     };
     assert_eq!(sentinels, &hosts(&[("10.0.0.1", 26380), ("10.0.0.2", 26379), ("::1", 26381)]));
@@ -51,10 +51,29 @@ fn sentinel_full() {
 }
 
 #[test]
+fn sentinel_check_interval() {
+    let interval = |dsn: &str| match &redis(&parse_dsn(dsn).unwrap()).topology {
+        RedisTopology::Sentinel { check_interval, .. } => *check_interval,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(interval("redis+sentinel://s1/m"), Duration::from_secs(1));
+    assert_eq!(interval("redis+sentinel://s1/m?sentinel_check_interval=0"), Duration::ZERO);
+    assert_eq!(interval("redis+sentinel://s1/m?sentinel_check_interval=0.25"), Duration::from_millis(250));
+    assert_eq!(interval("redis+sentinel://s1/m?sentinel_check_interval=30"), Duration::from_secs(30));
+    // Shown when not the default.
+    assert_eq!(
+        parse_dsn("redis+sentinel://s1/m?sentinel_check_interval=0.5").unwrap().redacted(),
+        "redis+sentinel://s1:26379/m/0?sentinel_check_interval=0.5"
+    );
+    assert_eq!(parse_dsn("redis+sentinel://s1/m?sentinel_check_interval=1").unwrap().redacted(), "redis+sentinel://s1:26379/m/0");
+}
+
+#[test]
 fn sentinel_defaults_and_forms() {
     let c = parse_dsn("redis+sentinel://s1/mymaster").unwrap();
     let r = redis(&c);
-    let RedisTopology::Sentinel { sentinels, service, username, password, tls } = &r.topology else { panic!() };
+    let RedisTopology::Sentinel { sentinels, service, username, password, tls, check_interval } = &r.topology else { panic!() };
+    assert_eq!(*check_interval, crate::config::DEFAULT_SENTINEL_CHECK_INTERVAL);
     assert_eq!(sentinels, &hosts(&[("s1", 26379)]));
     assert_eq!(service, "mymaster");
     assert!(username.is_none() && password.is_none() && !tls);
@@ -213,6 +232,10 @@ fn topology_errors_name_the_problem() {
         ("redis+sentinel://s1/m?wait=1&wait_timeout=5000&timeout=2", "shorter than timeout"),
         ("redis+sentinel://s1/m?tls_ca=/x", "rediss"),
         ("redis+sentinel://s1/m?sentinel_password_env=CANNON_NOT_SET_XYZ", "sentinel_password_env"),
+        ("redis+sentinel://s1/m?sentinel_check_interval=-1", "sentinel_check_interval"),
+        ("redis+sentinel://s1/m?sentinel_check_interval=3601", "sentinel_check_interval"),
+        ("redis+sentinel://s1/m?sentinel_check_interval=soon", "sentinel_check_interval"),
+        ("redis://h?sentinel_check_interval=1", "redis+sentinel"),
         ("redis+cluster://", "empty cluster seed list"),
         ("redis+cluster://n1,,n2", "empty host"),
         ("redis+cluster://n1:70000", "port"),

@@ -82,6 +82,9 @@ pub fn exception(kind: Kind, msg: impl Into<String>) -> PhpException {
 fn store_kind(e: &StoreError) -> Kind {
     match e {
         StoreError::Connection(_) | StoreError::Timeout(_) => Kind::Connection,
+        // The replicas (or the link to them) could not confirm the write: an infrastructure
+        // problem, like an unreachable server.
+        StoreError::NotReplicated { .. } => Kind::Connection,
         // Transient: the server is up but not serving yet (Redis loading its data set).
         StoreError::Server(s) if s.kind.is_transient() => Kind::Connection,
         StoreError::LockTimeout { .. } => Kind::LockTimeout,

@@ -23,6 +23,9 @@ pub enum StoreError {
     Busy,
     /// The operating system's random generator failed (lock tokens, session ids).
     Random(String),
+    /// `wait=N`: the write was done on the master, but fewer than `wanted` replicas
+    /// acknowledged it within `wait_timeout`; a failover could lose it, so it counts as failed.
+    NotReplicated { acked: i64, wanted: u32 },
 }
 
 /// A server's error reply, parsed once into a kind.
@@ -141,6 +144,11 @@ impl fmt::Display for StoreError {
             }
             StoreError::Busy => f.write_str("session store is busy (re-entrant call)"),
             StoreError::Random(m) => write!(f, "the system random generator failed: {m}"),
+            StoreError::NotReplicated { acked, wanted } => write!(
+                f,
+                "write not acknowledged by {wanted} replica(s) within wait_timeout ({acked} did): \
+                 it could be lost on failover, so it counts as failed"
+            ),
         }
     }
 }

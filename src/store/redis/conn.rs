@@ -77,6 +77,16 @@ pub struct Conn {
     pub used: u64,
     /// Round trips made on this connection; read by tests and benchmarks.
     pub round_trips: u64,
+    /// `wait=N`: while set (`(replicas, timeout_ms)`, by the store around a write), every
+    /// flush appends `WAIT replicas timeout_ms` to what it sends and puts its reply in
+    /// `acked`: the acknowledgement travels in the write's own round trip.
+    pub wait: Option<(u32, u64)>,
+    pub acked: Option<Reply>,
+    /// Set by the store for a Sentinel master: then a `READONLY` error reply among a call's
+    /// replies (the node is a replica now) sets `read_only`, for the store to notice a failover
+    /// whatever the caller makes of the reply. Reset by the store.
+    pub watch_read_only: bool,
+    pub read_only: bool,
 }
 
 fn io_err(what: &str, e: io::Error) -> StoreError {
@@ -167,6 +177,10 @@ impl Conn {
             unacked_failed: false,
             used: 0,
             round_trips: 0,
+            wait: None,
+            acked: None,
+            watch_read_only: false,
+            read_only: false,
         };
         if let Some(pw) = &cfg.password {
             match &cfg.username {
@@ -206,6 +220,9 @@ impl Conn {
     /// Sends everything encoded so far and reads `n` replies (plus those of queued set-up
     /// commands, which are checked and dropped). One round trip.
     pub fn flush_and_read(&mut self, n: usize) -> Result<Vec<Reply>, StoreError> {
+        if self.wait.is_some() {
+            self.encode_wait();
+        }
         let deadline = Instant::now() + self.timeout;
         let res = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
@@ -224,8 +241,33 @@ impl Conn {
         for _ in 0..n {
             out.push(self.read_reply(deadline)?);
         }
+        if self.wait.is_some() || self.watch_read_only {
+            self.after_replies(&out, deadline)?;
+        }
         self.used += 1;
         Ok(out)
+    }
+
+    /// `wait`: the WAIT command after the call's own (kept out of the single node's hot path).
+    #[inline(never)]
+    fn encode_wait(&mut self) {
+        if let Some((replicas, ms)) = self.wait {
+            let (replicas, ms) = (resp::Decimal::new(u64::from(replicas)), resp::Decimal::new(ms));
+            self.encode(&[b"WAIT", replicas.as_bytes(), ms.as_bytes()]);
+        }
+    }
+
+    /// `wait`: reads WAIT's reply into `acked`; `watch_read_only`: notes a READONLY reply.
+    #[inline(never)]
+    fn after_replies(&mut self, out: &[Reply], deadline: Instant) -> Result<(), StoreError> {
+        if self.watch_read_only {
+            let read_only = |r: &Reply| matches!(r, Reply::Error(e) if e.kind == crate::store::error::ServerErrorKind::ReadOnly);
+            self.read_only |= out.iter().any(read_only);
+        }
+        if self.wait.is_some() {
+            self.acked = Some(self.read_reply(deadline)?);
+        }
+        Ok(())
     }
 
     /// Sends everything encoded so far, `n` commands, without waiting for their replies: they

@@ -170,6 +170,8 @@ impl RedisStore {
         let keys = self.keys.of(id);
         let ttl_ms = self.locks.ttl_ms();
         let sure_until = self.locks.sure_until(Instant::now());
+        // A request's first call: with Sentinel, safe to run again on a new master.
+        self.arm_check();
         if self.locks.plain {
             let replies = self.run(true, |c| {
                 c.encode(&[b"SET", keys.lock(), token, b"NX", b"PX", ttl_ms.as_bytes(), b"GET"]);

@@ -11,6 +11,8 @@ mod lock;
 pub mod resp;
 mod scripts;
 mod tls;
+mod topology;
+mod wait;
 
 pub use conn::Conn;
 pub use resp::{Decimal, Reply};
@@ -37,6 +39,10 @@ pub struct RedisStore {
     past_round_trips: u64,
     /// Read and refresh with GETEX (Redis 6.2+); off after the server refused it once.
     getex: bool,
+    /// `redis+sentinel://`: the master's whereabouts and the failover checks (`topology`).
+    topo: Option<topology::SentinelState>,
+    /// `wait=N`: (replicas, wait_timeout in ms) for every write (`wait`).
+    wait: Option<(u32, u64)>,
 }
 
 /// The last step of a request on a session (write, touch, destroy), in the three forms it takes
@@ -65,12 +71,10 @@ impl RedisStore {
         let Backend::Redis(r) = &cfg.backend else {
             return Err(StoreError::Schema("not a redis configuration".into()));
         };
-        if !matches!(r.topology, crate::config::RedisTopology::Single) {
-            // Parsed, but the store does not route by slot or discover masters yet: refuse
-            // rather than treat the first sentinel or seed as a plain Redis.
-            return Err(StoreError::Schema(
-                "redis+sentinel:// and redis+cluster:// DSNs are not served yet by this version".into(),
-            ));
+        if matches!(r.topology, crate::config::RedisTopology::Cluster { .. }) {
+            // Parsed, but the store does not route by slot yet: refuse rather than treat the
+            // first seed as a plain Redis.
+            return Err(StoreError::Schema("redis+cluster:// DSNs are not served yet by this version".into()));
         }
         Ok(RedisStore {
             cfg: r.clone(),
@@ -83,6 +87,8 @@ impl RedisStore {
             locks: Locks::new(cfg.lock_ttl, cfg.lock_wait_timeout, fork_generation),
             past_round_trips: 0,
             getex: true,
+            topo: topology::SentinelState::new(r),
+            wait: (r.wait > 0).then(|| (r.wait, u64::try_from(r.wait_timeout.as_millis()).unwrap_or(u64::MAX))),
         })
     }
 
@@ -116,7 +122,7 @@ impl RedisStore {
     /// broken (server restarted, idle connection closed) is replaced and `f` retried once, when
     /// `retry` allows; timeouts are never retried, so a call is bounded by one timeout.
     fn run<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let r = self.run_once_or_twice(retry, f);
+        let r = if self.topo.is_some() { self.run_sentinel(retry, &f) } else { self.run_once_or_twice(retry, f) };
         self.note_settled();
         r
     }
@@ -153,7 +159,10 @@ impl RedisStore {
             if let (None, Some(t)) = (&self.tls, &self.cfg.tls) {
                 self.tls = Some(tls::client_config(t)?);
             }
-            self.conn = Some(Conn::connect(&self.cfg, self.tls.as_ref(), self.connect_timeout, self.timeout)?);
+            self.conn = Some(match self.topo {
+                Some(_) => self.connect_master()?,
+                None => Conn::connect(&self.cfg, self.tls.as_ref(), self.connect_timeout, self.timeout)?,
+            });
         }
         self.conn.as_mut().ok_or_else(|| StoreError::Connection("no connection".into()))
     }
@@ -163,21 +172,16 @@ impl RedisStore {
         self.run(true, |c| c.cmd(args)?.ok())
     }
 
-    /// Sends `cmds` as one pipeline; the first error reply among theirs is the error.
-    fn pipeline(&mut self, cmds: &[&[&[u8]]]) -> Result<Vec<Reply>, StoreError> {
-        self.run(true, |c| c.pipeline(cmds))?.into_iter().map(Reply::ok).collect()
-    }
-
     /// Runs `f` in the form this request's lock on `id` calls for (see `Finish`), and releases
     /// the lock. When the lock may be left behind (the release failed, or its outcome is
     /// unknown), it is kept as an orphan (see `Locks::orphans`).
     fn finish(&mut self, id: &str, keys: &SessionKeys, f: Finish) -> Result<Finished, StoreError> {
         let Some(held) = self.locks.take_held(id) else {
-            return Ok(Finished::Plain(self.cmd(f.unlocked)?));
+            return Ok(Finished::Plain(self.run_write(|c| c.cmd(f.unlocked)?.ok())?));
         };
         if held.surely_ours() {
             // Still ours by our own clock: plain commands, one round trip.
-            let replies = match self.run(true, |c| c.pipeline(f.pipelined)) {
+            let replies = match self.run_write(|c| c.pipeline(f.pipelined)) {
                 Ok(r) => r,
                 Err(e) => {
                     self.keep_orphan(id, held.token, &e);
@@ -199,7 +203,7 @@ impl RedisStore {
         let mut args: Vec<&[u8]> = Vec::with_capacity(1 + f.args.len());
         args.push(&held.token);
         args.extend_from_slice(f.args);
-        match self.run(true, |c| f.script.eval(c, &keys.both(), &args)) {
+        match self.run_write(|c| f.script.eval(c, &keys.both(), &args)) {
             Ok(r) => Ok(Finished::Script(r, held)),
             Err(e) => {
                 self.keep_orphan(id, held.token, &e);
@@ -213,6 +217,7 @@ impl SessionStore for RedisStore {
     fn read(&mut self, id: &str, lock: bool) -> Result<Option<Vec<u8>>, StoreError> {
         if !lock {
             let keys = self.keys.of(id);
+            self.arm_check();
             return self.cmd(&[b"GET", keys.data()])?.bulk();
         }
         self.read_locked(id, None)
@@ -233,6 +238,7 @@ impl SessionStore for RedisStore {
         }
         let keys = self.keys.of(id);
         let ttl = Decimal::new(ttl_secs.max(1));
+        self.arm_check();
         match self.run(true, |c| c.cmd(&[b"GETEX", keys.data(), b"EX", ttl.as_bytes()]))? {
             Reply::Error(e) if matches!(e.kind, ServerErrorKind::UnknownCommand | ServerErrorKind::Syntax) => {
                 self.getex = false;
@@ -263,7 +269,7 @@ impl SessionStore for RedisStore {
                 // Our lock expired and nobody holds one: write only if nobody wrote since we read.
                 let sha = held.read.as_deref().map(|d| sha1_smol::Sha1::from(d).digest().to_string()).unwrap_or_default();
                 let args: [&[u8]; 4] = [&held.token, data, ttl.as_bytes(), sha.as_bytes()];
-                match self.run(true, |c| scripts().write_if_unchanged.eval(c, &keys.both(), &args))? {
+                match self.run_write(|c| scripts().write_if_unchanged.eval(c, &keys.both(), &args))? {
                     Reply::Int(1) => Ok(()),
                     _ => Err(StoreError::LockLost),
                 }
@@ -283,14 +289,15 @@ impl SessionStore for RedisStore {
         let lock_ms = self.locks.ttl_ms();
         let sure_until = self.locks.sure_until(Instant::now());
         if held.surely_ours() {
-            let r = self.pipeline(&[&[b"SET", keys.data(), data, b"EX", ttl.as_bytes()], &[b"PEXPIRE", keys.lock(), lock_ms.as_bytes()]]);
+            let cmds: [&[&[u8]]; 2] = [&[b"SET", keys.data(), data, b"EX", ttl.as_bytes()], &[b"PEXPIRE", keys.lock(), lock_ms.as_bytes()]];
+            let r = self.run_write(|c| c.pipeline(&cmds)).and_then(|r| r.into_iter().map(Reply::ok).collect::<Result<Vec<_>, _>>());
             let read = if r.is_ok() { Some(data.to_vec()) } else { held.read };
             let sure_until = if r.is_ok() { sure_until } else { held.sure_until };
             self.locks.held = Some(HeldLock { id: id.to_string(), token: held.token, read, sure_until });
             return r.map(|_| ());
         }
         let args: [&[u8]; 4] = [&held.token, data, ttl.as_bytes(), lock_ms.as_bytes()];
-        match self.run(true, |c| scripts().write_keep_lock.eval(c, &keys.both(), &args)) {
+        match self.run_write(|c| scripts().write_keep_lock.eval(c, &keys.both(), &args)) {
             Ok(Reply::Int(1)) => {
                 self.locks.held = Some(HeldLock { id: id.to_string(), token: held.token, read: Some(data.to_vec()), sure_until });
                 Ok(())
@@ -338,6 +345,7 @@ impl SessionStore for RedisStore {
 
     fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
         let keys = self.keys.of(id);
+        self.arm_check();
         match self.cmd(&[b"EXISTS", keys.data()])? {
             Reply::Int(n) => Ok(n > 0),
             other => Err(other.unexpected()),
@@ -364,15 +372,19 @@ impl SessionStore for RedisStore {
         }
         self.note_settled();
         self.drop_conn();
+        if let Some(t) = self.topo.as_mut() {
+            t.disconnect();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-// Topology groundwork (Redis Cluster routing, Sentinel discovery), not wired into the store yet.
+// Redis Cluster routing: groundwork, not wired into the store yet.
 #[allow(dead_code)]
 mod slots;
+// Sentinel discovery (parsers and `discover`), used by `topology`; not every parser is yet.
 #[allow(dead_code)]
 mod sentinel;
 #[cfg(test)]

@@ -228,6 +228,8 @@ pub struct ConnProbe<'a> {
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     connect_timeout: Duration,
     timeout: Duration,
+    /// The call timeout for questions to sentinels (`timeout` unless set shorter).
+    sentinel_timeout: Duration,
     master: Option<(HostPort, Conn)>,
 }
 
@@ -240,7 +242,15 @@ impl<'a> ConnProbe<'a> {
         connect_timeout: Duration,
         timeout: Duration,
     ) -> ConnProbe<'a> {
-        ConnProbe { cfg, tls, connect_timeout, timeout, master: None }
+        ConnProbe { cfg, tls, connect_timeout, timeout, sentinel_timeout: timeout, master: None }
+    }
+
+    /// Bounds each question to a sentinel by `d` instead of the call timeout (the answer is
+    /// small and quick; a sentinel that accepts but does not answer should not hold discovery
+    /// for a whole call timeout).
+    pub fn with_sentinel_timeout(mut self, d: Duration) -> ConnProbe<'a> {
+        self.sentinel_timeout = d;
+        self
     }
 
     /// The connection on which the last `role` call saw a master.
@@ -256,7 +266,7 @@ impl SentinelProbe for ConnProbe<'_> {
             .for_sentinel(&sentinel.0, sentinel.1)
             .ok_or_else(|| StoreError::Schema("not a sentinel configuration".into()))?;
         let tls = cfg.tls.as_ref().and(self.tls.as_ref());
-        let mut c = Conn::connect(&cfg, tls, self.connect_timeout, self.timeout)?;
+        let mut c = Conn::connect(&cfg, tls, self.connect_timeout, self.sentinel_timeout)?;
         parse_master_addr(&c.cmd(&[b"SENTINEL", b"get-master-addr-by-name", service.as_bytes()])?)
     }
 
