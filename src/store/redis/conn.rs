@@ -87,6 +87,9 @@ pub struct Conn {
     /// whatever the caller makes of the reply. Reset by the store.
     pub watch_read_only: bool,
     pub read_only: bool,
+    /// The server refused AUTH or SELECT at connect: the replies of what was sent with them are
+    /// still unread (and ran without the set-up). The store drops such a connection.
+    pub out_of_step: bool,
 }
 
 fn io_err(what: &str, e: io::Error) -> StoreError {
@@ -181,6 +184,7 @@ impl Conn {
             acked: None,
             watch_read_only: false,
             read_only: false,
+            out_of_step: false,
         };
         if let Some(pw) = &cfg.password {
             match &cfg.username {
@@ -233,6 +237,7 @@ impl Conn {
             if let Reply::Error(mut e) = self.read_reply(deadline)? {
                 // AUTH/SELECT refused: the message never holds the password (Redis does not echo it).
                 e.message = format!("connection set-up refused: {}", e.message);
+                self.out_of_step = true;
                 return Err(StoreError::Server(*e));
             }
         }

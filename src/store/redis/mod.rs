@@ -123,6 +123,9 @@ impl RedisStore {
     /// `retry` allows; timeouts are never retried, so a call is bounded by one timeout.
     fn run<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let r = if self.topo.is_some() { self.run_sentinel(retry, &f) } else { self.run_once_or_twice(retry, f) };
+        if self.conn.as_ref().is_some_and(|c| c.out_of_step) {
+            self.drop_conn();
+        }
         self.note_settled();
         r
     }

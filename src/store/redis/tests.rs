@@ -539,3 +539,21 @@ fn perf_cycles() {
     eprintln!("perf_cycles: locked {locked:?}/cycle ({n}), read-only {read_only:?}/cycle ({m})");
     s.destroy(&id).unwrap();
 }
+
+#[test]
+fn a_refused_select_drops_the_connection_instead_of_reading_stale_replies() {
+    // A database the server does not have: SELECT, sent with the first command, is refused.
+    let mut cfg = parse_dsn(&dsn()).unwrap();
+    if let crate::config::Backend::Redis(r) = &mut cfg.backend {
+        r.db = 99_999;
+    }
+    let mut s = RedisStore::new(&cfg, "cannon_rust_test:", crate::registry::generation).unwrap();
+    for _ in 0..3 {
+        match s.exists("refused-select") {
+            Err(StoreError::Server(e)) => assert!(e.message.contains("set-up refused"), "{e:?}"),
+            other => panic!("expected the refused set-up each time, got {other:?}"),
+        }
+        // Left open, the connection would answer the next call with this call's EXISTS reply.
+        assert!(s.conn.is_none(), "a connection whose set-up was refused is dropped");
+    }
+}
