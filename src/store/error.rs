@@ -106,6 +106,14 @@ impl StoreError {
         StoreError::Server(ServerError::new(ServerErrorKind::Other, message))
     }
 
+    /// The lock on `id` could not be had within `waited`: names only the id's first characters.
+    pub fn lock_timeout(id: &str, waited: std::time::Duration) -> StoreError {
+        StoreError::LockTimeout {
+            id_prefix: id.chars().take(6).collect(),
+            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
     /// The server error's kind, if this is one.
     pub fn server_kind(&self) -> Option<ServerErrorKind> {
         match self {

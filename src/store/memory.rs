@@ -211,8 +211,7 @@ impl MemoryStore {
             if waited >= self.lock_wait {
                 self.stats.lock_failures += 1;
                 self.stats.last_lock_wait = waited;
-                let id_prefix = id.chars().take(6).collect();
-                return Err(StoreError::LockTimeout { id_prefix, waited_ms: waited.as_millis() as u64 });
+                return Err(StoreError::lock_timeout(id, waited));
             }
             clock.advance(backoff.min(self.lock_wait - waited));
             backoff = (backoff * 2).min(Duration::from_millis(8));

@@ -262,10 +262,7 @@ impl MysqlStore {
                     if now >= deadline {
                         self.stats.last_lock_wait = started.elapsed();
                         self.stats.lock_failures += 1;
-                        return Err(StoreError::LockTimeout {
-                            id_prefix: id.chars().take(6).collect(),
-                            waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        });
+                        return Err(StoreError::lock_timeout(id, self.stats.last_lock_wait));
                     }
                     // A server that rounds fractional waits down to whole seconds answers at
                     // once: do not turn that into a busy loop of round trips.

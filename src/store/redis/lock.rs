@@ -263,10 +263,7 @@ impl RedisStore {
             if now >= deadline {
                 self.locks.last_wait = started.elapsed();
                 self.locks.failures += 1;
-                return Err(StoreError::LockTimeout {
-                    id_prefix: id.chars().take(6).collect(),
-                    waited_ms: self.locks.last_wait.as_millis() as u64,
-                });
+                return Err(StoreError::lock_timeout(id, self.locks.last_wait));
             }
             std::thread::sleep(backoff(attempt, &mut seed).min(deadline - now));
             attempt += 1;
