@@ -219,3 +219,71 @@ fn store_on_a_live_cluster() {
     s.disconnect();
     one.disconnect();
 }
+
+/// Parses one command (`*N` of bulk strings) from the front of `buf`: its first word and length.
+fn fake_command(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let line = |at: usize| buf[at..].windows(2).position(|w| w == b"\r\n").map(|p| (at, at + p));
+    let (s, e) = line(0)?;
+    let n: usize = std::str::from_utf8(buf.get(s + 1..e)?).ok()?.parse().ok()?;
+    let mut at = e + 2;
+    let mut first = None;
+    for _ in 0..n {
+        let (s, e) = line(at)?;
+        let len: usize = std::str::from_utf8(buf.get(s + 1..e)?).ok()?.parse().ok()?;
+        let data = buf.get(e + 2..e + 2 + len)?.to_vec();
+        first.get_or_insert(data);
+        at = e + 2 + len + 2;
+        if at > buf.len() {
+            return None;
+        }
+    }
+    Some((first.unwrap_or_default(), at))
+}
+
+/// A node that owns every slot by `CLUSTER SLOTS` and answers everything else MOVED to itself.
+fn moved_forever() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = s.read(&mut chunk) {
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some((cmd, used)) = fake_command(&buf) {
+                        buf.drain(..used);
+                        let reply = if cmd.eq_ignore_ascii_case(b"CLUSTER") {
+                            format!("*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:{port}\r\n")
+                        } else {
+                            format!("-MOVED 42 127.0.0.1:{port}\r\n")
+                        };
+                        if s.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_moved_loop_is_bounded() {
+    let port = moved_forever();
+    let mut s = store(&format!("redis+cluster://127.0.0.1:{port}?timeout=1"));
+    let t0 = Instant::now();
+    let e = s.read("x", true).unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("still redirected after 5 resends") && m.contains("MOVED"), "{m}");
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    let e = s.write("x", b"v", 60).unwrap_err();
+    assert!(e.to_string().contains("redirected"), "{e}");
+    eprintln!("MOVED forever: {m} (after {:?})", t0.elapsed());
+}
