@@ -76,7 +76,7 @@ impl ClusterState {
 }
 
 /// A redirection's address as a node: an empty host means the node that answered.
-fn node_of(addr: &str, asked: &NodeAddr) -> Option<NodeAddr> {
+pub(super) fn node_of(addr: &str, asked: &NodeAddr) -> Option<NodeAddr> {
     let (host, port) = addr.rsplit_once(':')?;
     let port = port.parse().ok().filter(|p| *p > 0)?;
     let host = match host {

@@ -7,6 +7,7 @@ fn redirect_addresses() {
     assert_eq!(node_of("127.0.0.1:7001", &asked), Some(NodeAddr { host: "127.0.0.1".into(), port: 7001 }));
     assert_eq!(node_of(":7002", &asked), Some(NodeAddr { host: "10.0.0.1".into(), port: 7002 }));
     assert_eq!(node_of("::1:7003", &asked), Some(NodeAddr { host: "::1".into(), port: 7003 }));
+    assert_eq!(node_of("redis-2.example:7000", &asked), Some(NodeAddr { host: "redis-2.example".into(), port: 7000 }));
     assert_eq!(node_of("h:0", &asked), None);
     assert_eq!(node_of("h", &asked), None);
 }
