@@ -8,6 +8,7 @@
 //! stretch a call past its deadline).
 use super::resp::{self, Parsed, Reply};
 use crate::config::{RedisAddr, RedisConfig};
+use crate::store::error::ServerError;
 use crate::store::StoreError;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -90,6 +91,14 @@ pub struct Conn {
     /// The server refused AUTH or SELECT at connect: the replies of what was sent with them are
     /// still unread (and ran without the set-up). The store drops such a connection.
     pub out_of_step: bool,
+    /// Set by the store for a cluster node: then the first MOVED/ASK/TRYAGAIN/CLUSTERDOWN
+    /// reply among a call's replies is kept in `redirect` (with whether every reply was one),
+    /// for the store to resend the call where it belongs. Reset by the store.
+    pub watch_redirect: bool,
+    pub redirect: Option<(ServerError, bool)>,
+    /// Cluster ASK: every command encoded is preceded by `ASKING` (its reply dropped).
+    pub asking: bool,
+    asking_sent: usize,
 }
 
 fn io_err(what: &str, e: io::Error) -> StoreError {
@@ -185,6 +194,10 @@ impl Conn {
             watch_read_only: false,
             read_only: false,
             out_of_step: false,
+            watch_redirect: false,
+            redirect: None,
+            asking: false,
+            asking_sent: 0,
         };
         if let Some(pw) = &cfg.password {
             match &cfg.username {
@@ -203,6 +216,9 @@ impl Conn {
 
     /// Appends one command to the write buffer.
     pub fn encode(&mut self, args: &[&[u8]]) {
+        if self.asking {
+            self.encode_asking();
+        }
         resp::encode(args, &mut self.wbuf);
     }
 
@@ -244,13 +260,31 @@ impl Conn {
         self.read_unacked(deadline)?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
+            if self.asking_sent > 0 {
+                // ASKING's own +OK.
+                self.asking_sent -= 1;
+                self.read_reply(deadline)?;
+            }
             out.push(self.read_reply(deadline)?);
         }
-        if self.wait.is_some() || self.watch_read_only {
+        if self.wait.is_some() || self.watch_read_only || self.watch_redirect {
             self.after_replies(&out, deadline)?;
         }
         self.used += 1;
         Ok(out)
+    }
+
+    /// Cluster ASK: on, every command encoded until it is turned off goes with `ASKING`.
+    pub fn set_asking(&mut self, on: bool) {
+        self.asking = on;
+        self.asking_sent = 0;
+    }
+
+    /// Cluster ASK (out of the hot path).
+    #[inline(never)]
+    fn encode_asking(&mut self) {
+        resp::encode(&[b"ASKING"], &mut self.wbuf);
+        self.asking_sent += 1;
     }
 
     /// `wait`: the WAIT command after the call's own (kept out of the single node's hot path).
@@ -258,7 +292,7 @@ impl Conn {
     fn encode_wait(&mut self) {
         if let Some((replicas, ms)) = self.wait {
             let (replicas, ms) = (resp::Decimal::new(u64::from(replicas)), resp::Decimal::new(ms));
-            self.encode(&[b"WAIT", replicas.as_bytes(), ms.as_bytes()]);
+            resp::encode(&[b"WAIT", replicas.as_bytes(), ms.as_bytes()], &mut self.wbuf);
         }
     }
 
@@ -268,6 +302,13 @@ impl Conn {
         if self.watch_read_only {
             let read_only = |r: &Reply| matches!(r, Reply::Error(e) if e.kind == crate::store::error::ServerErrorKind::ReadOnly);
             self.read_only |= out.iter().any(read_only);
+        }
+        if self.watch_redirect && self.redirect.is_none() {
+            use crate::store::error::ServerErrorKind as K;
+            let redirected = |r: &Reply| matches!(r, Reply::Error(e) if matches!(e.kind, K::Moved | K::Ask | K::TryAgain | K::ClusterDown));
+            if let Some(Reply::Error(e)) = out.iter().find(|r| redirected(r)) {
+                self.redirect = Some(((**e).clone(), out.iter().all(redirected)));
+            }
         }
         if self.wait.is_some() {
             self.acked = Some(self.read_reply(deadline)?);
@@ -282,7 +323,8 @@ impl Conn {
         let res = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
         res.map_err(|e| io_err("write to redis", e))?;
-        self.unacked += n;
+        // ASKING's replies come among them: read as owed replies (all +OK).
+        self.unacked += n + std::mem::take(&mut self.asking_sent);
         Ok(())
     }
 

@@ -140,7 +140,7 @@ impl RedisStore {
     /// than spend another timeout on it now.
     pub(super) fn keep_orphan(&mut self, id: &str, token: Vec<u8>, e: &StoreError) {
         if matches!(e, StoreError::Server(_)) {
-            let keys = self.keys.of(id);
+            let keys = self.keys_of(id);
             if self.run(false, |c| scripts().unlock.eval(c, &keys.both(), &[&token])).is_ok() {
                 return;
             }
@@ -154,7 +154,7 @@ impl RedisStore {
     /// attempted and a request still waits at most one timeout.
     fn release_orphans(&mut self) -> Result<(), StoreError> {
         while let Some((id, token)) = self.locks.orphans.pop() {
-            let keys = self.keys.of(&id);
+            let keys = self.keys_of(&id);
             if let Err(e) = self.run(true, |c| scripts().unlock.eval(c, &keys.both(), &[&token])) {
                 self.locks.orphans.push((id, token));
                 return Err(e);
@@ -167,7 +167,7 @@ impl RedisStore {
     /// surely ours. One round trip either way.
     #[allow(clippy::type_complexity)]
     fn try_lock_read(&mut self, id: &str, token: &[u8], refresh: Option<&[u8]>) -> Result<Option<(Option<Vec<u8>>, Option<Instant>)>, StoreError> {
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let ttl_ms = self.locks.ttl_ms();
         let sure_until = self.locks.sure_until(Instant::now());
         // A request's first call: with Sentinel, safe to run again on a new master.
@@ -273,7 +273,7 @@ impl RedisStore {
     /// Releases this request's lock on `id`, if held, without writing.
     pub(super) fn release(&mut self, id: &str) -> Result<(), StoreError> {
         let Some(held) = self.locks.take_held(id) else { return Ok(()) };
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         if held.surely_ours() {
             // Nothing to learn from the reply that would change what this request does: send
             // the DEL without waiting (the server frees the lock at once; waiters see it as

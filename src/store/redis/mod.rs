@@ -4,6 +4,7 @@
 //! pipelining), `errors` (error replies as kinds), `keys` (the key layout), `lock` (the lock
 //! protocol), `scripts` (the server-side scripts), `tls`. This file composes them into the
 //! `SessionStore`: the connection's lifecycle and retry, and each store call.
+mod cluster;
 mod conn;
 mod errors;
 mod keys;
@@ -43,6 +44,8 @@ pub struct RedisStore {
     topo: Option<topology::SentinelState>,
     /// `wait=N`: (replicas, wait_timeout in ms) for every write (`wait`).
     wait: Option<(u32, u64)>,
+    /// `redis+cluster://`: the slot map and the nodes' connections (`cluster`).
+    cluster: Option<Box<cluster::ClusterState>>,
 }
 
 /// The last step of a request on a session (write, touch, destroy), in the three forms it takes
@@ -71,14 +74,14 @@ impl RedisStore {
         let Backend::Redis(r) = &cfg.backend else {
             return Err(StoreError::Schema("not a redis configuration".into()));
         };
-        if matches!(r.topology, crate::config::RedisTopology::Cluster { .. }) {
-            // Parsed, but the store does not route by slot yet: refuse rather than treat the
-            // first seed as a plain Redis.
-            return Err(StoreError::Schema("redis+cluster:// DSNs are not served yet by this version".into()));
+        let cluster = cluster::ClusterState::new(r);
+        if cluster.is_some() && r.wait > 0 {
+            return Err(StoreError::Schema("wait= is not served with redis+cluster:// yet".into()));
         }
+        let prefix = cfg.prefix.clone().unwrap_or_else(|| default_prefix.to_string());
         Ok(RedisStore {
             cfg: r.clone(),
-            keys: Keys::new(cfg.prefix.clone().unwrap_or_else(|| default_prefix.to_string())),
+            keys: if cluster.is_some() { Keys::tagged(prefix) } else { Keys::new(prefix) },
             connect_timeout: cfg.connect_timeout,
             timeout: cfg.timeout,
             max_size: cfg.max_size,
@@ -89,12 +92,20 @@ impl RedisStore {
             getex: true,
             topo: topology::SentinelState::new(r),
             wait: (r.wait > 0).then(|| (r.wait, u64::try_from(r.wait_timeout.as_millis()).unwrap_or(u64::MAX))),
+            cluster,
         })
     }
 
     /// Round trips to the server made by this store so far.
     pub fn round_trips(&self) -> u64 {
-        self.past_round_trips + self.conn.as_ref().map_or(0, |c| c.round_trips)
+        self.past_round_trips + self.conn.as_ref().map_or(0, |c| c.round_trips) + self.cluster.as_ref().map_or(0, |c| c.round_trips())
+    }
+
+    /// A session's keys; on a cluster, the next call goes to their slot's node.
+    fn keys_of(&mut self, id: &str) -> SessionKeys {
+        let keys = self.keys.of(id);
+        self.route(keys.data());
+        keys
     }
 
     fn drop_conn(&mut self) {
@@ -122,7 +133,13 @@ impl RedisStore {
     /// broken (server restarted, idle connection closed) is replaced and `f` retried once, when
     /// `retry` allows; timeouts are never retried, so a call is bounded by one timeout.
     fn run<T>(&mut self, retry: bool, f: impl Fn(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let r = if self.topo.is_some() { self.run_sentinel(retry, &f) } else { self.run_once_or_twice(retry, f) };
+        let r = if self.topo.is_some() {
+            self.run_sentinel(retry, &f)
+        } else if self.cluster.is_some() {
+            self.run_cluster(retry, &f)
+        } else {
+            self.run_once_or_twice(retry, f)
+        };
         if self.conn.as_ref().is_some_and(|c| c.out_of_step) {
             self.drop_conn();
         }
@@ -219,7 +236,7 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     fn read(&mut self, id: &str, lock: bool) -> Result<Option<Vec<u8>>, StoreError> {
         if !lock {
-            let keys = self.keys.of(id);
+            let keys = self.keys_of(id);
             self.arm_check();
             return self.cmd(&[b"GET", keys.data()])?.bulk();
         }
@@ -239,7 +256,7 @@ impl SessionStore for RedisStore {
         if !self.getex {
             return Ok((self.read(id, false)?, false));
         }
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let ttl = Decimal::new(ttl_secs.max(1));
         self.arm_check();
         match self.run(true, |c| c.cmd(&[b"GETEX", keys.data(), b"EX", ttl.as_bytes()]))? {
@@ -257,7 +274,7 @@ impl SessionStore for RedisStore {
             let _ = self.release(id);
             return Err(e);
         }
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let ttl = Decimal::new(ttl_secs.max(1));
         let set: [&[u8]; 5] = [b"SET", keys.data(), data, b"EX", ttl.as_bytes()];
         let f = Finish {
@@ -287,7 +304,7 @@ impl SessionStore for RedisStore {
         let Some(held) = self.locks.take_held(id) else {
             return self.write(id, data, ttl_secs);
         };
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let ttl = Decimal::new(ttl_secs.max(1));
         let lock_ms = self.locks.ttl_ms();
         let sure_until = self.locks.sure_until(Instant::now());
@@ -319,7 +336,7 @@ impl SessionStore for RedisStore {
     }
 
     fn touch(&mut self, id: &str, ttl_secs: u64) -> Result<(), StoreError> {
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let ttl = Decimal::new(ttl_secs.max(1));
         let expire: [&[u8]; 3] = [b"EXPIRE", keys.data(), ttl.as_bytes()];
         let f = Finish {
@@ -336,7 +353,7 @@ impl SessionStore for RedisStore {
     }
 
     fn destroy(&mut self, id: &str) -> Result<(), StoreError> {
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         let f = Finish {
             unlocked: &[b"DEL", keys.data()],
             pipelined: &[&[b"DEL", keys.data(), keys.lock()]],
@@ -347,7 +364,7 @@ impl SessionStore for RedisStore {
     }
 
     fn exists(&mut self, id: &str) -> Result<bool, StoreError> {
-        let keys = self.keys.of(id);
+        let keys = self.keys_of(id);
         self.arm_check();
         match self.cmd(&[b"EXISTS", keys.data()])? {
             Reply::Int(n) => Ok(n > 0),
@@ -378,13 +395,16 @@ impl SessionStore for RedisStore {
         if let Some(t) = self.topo.as_mut() {
             t.disconnect();
         }
+        if let Some(c) = self.cluster.as_mut() {
+            c.disconnect();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-// Redis Cluster routing: groundwork, not wired into the store yet.
+// Redis Cluster: key slots and the slot map (some helpers only tests use).
 #[allow(dead_code)]
 mod slots;
 // Sentinel discovery (parsers and `discover`), used by `topology`; not every parser is yet.

@@ -1,6 +1,6 @@
 //! Redis Cluster key routing, pure: the key → slot function (CRC16/XMODEM of the key or of its
-//! hash tag, modulo 16384), the slot map built from a `CLUSTER SLOTS` reply, and `MOVED`/`ASK`
-//! redirections parsed from error messages. No IO here; the driver owns the connections.
+//! hash tag, modulo 16384), and the slot map built from a `CLUSTER SLOTS` reply. Redirections
+//! are parsed with every error reply (`errors`) and followed by `cluster`.
 //!
 //! `CLUSTER SLOTS` rather than `CLUSTER SHARDS`: it answers on every Redis since 3.0 (SHARDS
 //! needs 7.0, and managed services still run 6.x), and it names exactly what routing needs,
@@ -333,39 +333,6 @@ impl SlotsProbe for ConnSlotsProbe<'_> {
         let cfg = self.cfg.for_node(&node.host, node.port);
         let mut c = super::Conn::connect(&cfg, self.tls.as_ref(), self.connect_timeout, self.timeout)?;
         c.cmd(&[b"CLUSTER", b"SLOTS"])
-    }
-}
-
-/// A cluster redirection: the error replies `MOVED slot host:port` and `ASK slot host:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redirect {
-    /// The slot now lives at `to`: update the map and send there.
-    Moved { slot: u16, to: NodeAddr },
-    /// The slot is being migrated: send this one command to `to`, preceded by `ASKING`.
-    Ask { slot: u16, to: NodeAddr },
-}
-
-impl Redirect {
-    /// Parses a redirection from an error message. An empty host (`MOVED 3999 :6381`) means the
-    /// host of the connection that answered: pass it as `asked_host`. IPv6 hosts come without
-    /// brackets (`MOVED 3999 ::1:6381`): the port is after the last colon.
-    pub fn parse(msg: &str, asked_host: &str) -> Option<Redirect> {
-        let mut words = msg.split(' ');
-        let kind = words.next()?;
-        let slot: u16 = words.next()?.parse().ok().filter(|s| (*s as usize) < SLOTS)?;
-        let hostport = words.next()?;
-        let colon = hostport.rfind(':')?;
-        let port: u16 = hostport[colon + 1..].parse().ok().filter(|p| *p > 0)?;
-        let host = match &hostport[..colon] {
-            "" => asked_host.to_string(),
-            h => h.trim_start_matches('[').trim_end_matches(']').to_string(),
-        };
-        let to = NodeAddr { host, port };
-        match kind {
-            "MOVED" => Some(Redirect::Moved { slot, to }),
-            "ASK" => Some(Redirect::Ask { slot, to }),
-            _ => None,
-        }
     }
 }
 

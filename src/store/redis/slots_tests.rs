@@ -172,24 +172,6 @@ fn moved_patches_one_slot() {
     assert_eq!(map.shards().len(), MAX_SHARDS);
 }
 
-#[test]
-fn redirects_parse() {
-    assert_eq!(
-        Redirect::parse("MOVED 3999 127.0.0.1:6381", "x"),
-        Some(Redirect::Moved { slot: 3999, to: addr("127.0.0.1", 6381) })
-    );
-    assert_eq!(
-        Redirect::parse("ASK 3999 127.0.0.1:6381", "x"),
-        Some(Redirect::Ask { slot: 3999, to: addr("127.0.0.1", 6381) })
-    );
-    assert_eq!(Redirect::parse("MOVED 1 :7000", "seed"), Some(Redirect::Moved { slot: 1, to: addr("seed", 7000) }));
-    assert_eq!(Redirect::parse("MOVED 1 ::1:7000", "x"), Some(Redirect::Moved { slot: 1, to: addr("::1", 7000) }));
-    assert_eq!(Redirect::parse("MOVED 1 redis-2.example:7000", "x"), Some(Redirect::Moved { slot: 1, to: addr("redis-2.example", 7000) }));
-    for bad in ["MOVED", "MOVED 16384 h:1", "MOVED x h:1", "MOVED 1 h", "MOVED 1 h:0", "ERR 1 h:1", "", "ASK 1 h:99999"] {
-        assert_eq!(Redirect::parse(bad, "x"), None, "{bad}");
-    }
-}
-
 /// Seeds answering from a script; a seed not in it is unreachable.
 struct Seeds(std::collections::HashMap<u16, Result<Reply, crate::store::error::ServerErrorKind>>);
 

@@ -13,6 +13,7 @@ use super::{Conn, Reply};
 use crate::config::{RedisAddr, RedisConfig, RedisTopology, DEFAULT_WAIT_TIMEOUT};
 use crate::store::StoreError;
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -282,6 +283,19 @@ fn redis_cli(args: &[String], bound: Duration) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .expect("topology test bed: cannot run redis-cli");
+    // Read its output while it runs: a long reshard prints more than a pipe holds, and would
+    // block on a full pipe until killed.
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut s);
+            }
+            s
+        })
+    };
+    let out_t = drain(child.stdout.take().map(|o| Box::new(o) as Box<dyn Read + Send>));
+    let err_t = drain(child.stderr.take().map(|o| Box::new(o) as Box<dyn Read + Send>));
     let start = Instant::now();
     while matches!(child.try_wait(), Ok(None)) {
         if start.elapsed() > bound {
@@ -290,9 +304,10 @@ fn redis_cli(args: &[String], bound: Duration) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().expect("redis-cli output");
-    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "topology test bed: redis-cli {} failed: {all}", args.join(" "));
+    let status = child.wait().expect("redis-cli status");
+    let (out, err) = (out_t.join().unwrap_or_default(), err_t.join().unwrap_or_default());
+    let all = format!("{}{}", String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+    assert!(status.success(), "topology test bed: redis-cli {} failed: {all}", args.join(" "));
     all
 }
 

@@ -1,7 +1,26 @@
 //! The routing and discovery groundwork against real topologies started by the test bed.
 use super::*;
 use crate::store::redis::sentinel::{discover, ConnProbe, HostPort, Role, SentinelProbe};
-use crate::store::redis::slots::{key_slot, NodeAddr, Redirect, SlotMap};
+use crate::store::error::ServerErrorKind;
+use crate::store::redis::cluster::node_of;
+use crate::store::redis::slots::{key_slot, NodeAddr, SlotMap};
+
+/// A redirection as the driver sees it: the parsed error reply, its address as a node.
+#[derive(Debug, PartialEq, Eq)]
+enum Redirect {
+    Moved { slot: u16, to: NodeAddr },
+    Ask { slot: u16, to: NodeAddr },
+}
+
+fn redirect_of(e: &crate::store::error::ServerError, asked: u16) -> Option<Redirect> {
+    let r = e.redirect.as_ref()?;
+    let to = node_of(&r.addr, &NodeAddr { host: "127.0.0.1".into(), port: asked })?;
+    match e.kind {
+        ServerErrorKind::Moved => Some(Redirect::Moved { slot: r.slot, to }),
+        ServerErrorKind::Ask => Some(Redirect::Ask { slot: r.slot, to }),
+        _ => None,
+    }
+}
 
 fn slot_map(port: u16) -> SlotMap {
     let r = conn(port).unwrap().cmd(&[b"CLUSTER", b"SLOTS"]).unwrap();
@@ -16,7 +35,7 @@ fn session_key(i: usize) -> Vec<u8> {
 fn set_on(port: u16, key: &[u8]) -> Result<(), Redirect> {
     match conn(port).unwrap().cmd(&[b"SET", key, b"v"]).unwrap() {
         Reply::Status(s) if s == b"OK" => Ok(()),
-        Reply::Error(e) => Err(Redirect::parse(&e.message, "127.0.0.1").unwrap_or_else(|| panic!("not a redirection: {}", e.message))),
+        Reply::Error(e) => Err(redirect_of(&e, port).unwrap_or_else(|| panic!("not a redirection: {}", e.message))),
         other => panic!("SET: {other:?}"),
     }
 }

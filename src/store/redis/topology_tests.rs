@@ -40,10 +40,19 @@ fn unreachable_sentinels_fail_within_the_bound() {
     eprintln!("unreachable sentinels: {m} (after {took:?})");
 }
 
+/// Every seed down: a clear error naming each, within connect_timeout per seed.
 #[test]
-fn cluster_dsns_are_still_refused() {
-    let e = RedisStore::new(&parse_dsn("redis+cluster://127.0.0.1:7000").unwrap(), PREFIX, crate::registry::generation).err().unwrap();
-    assert!(e.to_string().contains("not served yet"), "{e}");
+fn unreachable_cluster_seeds_fail_within_the_bound() {
+    let (a, b) = (crate::testutil::free_port(), crate::testutil::free_port());
+    let mut s = store(&format!("redis+cluster://127.0.0.1:{a},127.0.0.1:{b}?connect_timeout=0.2"));
+    let t0 = Instant::now();
+    let e = s.read("x", true).unwrap_err();
+    let took = t0.elapsed();
+    let m = e.to_string();
+    assert!(matches!(e, StoreError::Connection(_)), "{m}");
+    assert!(m.contains(&format!("127.0.0.1:{a}")) && m.contains(&format!("127.0.0.1:{b}")), "{m}");
+    assert!(took < Duration::from_millis(2 * 200 + 300), "{took:?}");
+    eprintln!("unreachable cluster seeds: {m} (after {took:?})");
 }
 
 /// `wait=1` on the machine's own Redis (no replica): every write fails as not replicated,
