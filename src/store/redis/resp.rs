@@ -19,6 +19,16 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// A number sent as an integer or as a string (ROLE mixes both; some proxies answer
+    /// CLUSTER SLOTS' numbers as strings).
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Reply::Int(n) => Some(*n),
+            Reply::Bulk(b) | Reply::Status(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    }
+
     /// An error reply as `Err(StoreError::Server)`, anything else as is.
     pub fn ok(self) -> Result<Reply, StoreError> {
         match self {

@@ -36,17 +36,8 @@ fn text(r: &Reply) -> Option<String> {
     }
 }
 
-/// A number sent as an integer or as a string (ROLE mixes both).
-fn num(r: &Reply) -> Option<i64> {
-    match r {
-        Reply::Int(n) => Some(*n),
-        Reply::Bulk(b) | Reply::Status(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        _ => None,
-    }
-}
-
 fn port(r: &Reply) -> Option<u16> {
-    num(r).and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0)
+    r.as_int().and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0)
 }
 
 /// The reply to `SENTINEL get-master-addr-by-name NAME`: `[host, port]`, or nil when this
@@ -105,14 +96,14 @@ pub fn parse_role(reply: &Reply) -> Result<Role, StoreError> {
     let kind = items.first().and_then(text).ok_or_else(bad)?;
     match kind.as_str() {
         "master" => {
-            let offset = items.get(1).and_then(num).ok_or_else(bad)?;
+            let offset = items.get(1).and_then(Reply::as_int).ok_or_else(bad)?;
             let mut replicas = Vec::new();
             if let Some(Reply::Array(list)) = items.get(2) {
                 for r in list {
                     let Reply::Array(parts) = r else { return Err(bad()) };
                     let host = parts.first().and_then(text).ok_or_else(bad)?;
                     let port = parts.get(1).and_then(port).ok_or_else(bad)?;
-                    let off = parts.get(2).and_then(num).unwrap_or(0);
+                    let off = parts.get(2).and_then(Reply::as_int).unwrap_or(0);
                     replicas.push(((host, port), off));
                 }
             }
@@ -121,9 +112,9 @@ pub fn parse_role(reply: &Reply) -> Result<Role, StoreError> {
         "slave" | "replica" => {
             let host = items.get(1).and_then(text).ok_or_else(bad)?;
             // A replica not yet told its master's port says -1 (or 0) here: keep it as 0.
-            let port = items.get(2).and_then(num).and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+            let port = items.get(2).and_then(Reply::as_int).and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
             let state = items.get(3).and_then(text).unwrap_or_default();
-            let offset = items.get(4).and_then(num).unwrap_or(-1);
+            let offset = items.get(4).and_then(Reply::as_int).unwrap_or(-1);
             Ok(Role::Replica { master: (host, port), state, offset })
         }
         "sentinel" => {

@@ -128,15 +128,6 @@ fn malformed(what: &str) -> StoreError {
     StoreError::Connection(format!("malformed CLUSTER SLOTS reply from redis ({what})"))
 }
 
-fn int(r: &Reply) -> Option<i64> {
-    match r {
-        Reply::Int(n) => Some(*n),
-        // Some proxies answer numbers as strings.
-        Reply::Bulk(b) | Reply::Status(b) => std::str::from_utf8(b).ok()?.parse().ok(),
-        _ => None,
-    }
-}
-
 fn text(r: &Reply) -> Option<String> {
     match r {
         Reply::Bulk(b) | Reply::Status(b) => String::from_utf8(b.clone()).ok(),
@@ -149,7 +140,7 @@ fn text(r: &Reply) -> Option<String> {
 fn node(r: &Reply, asked_host: &str) -> Result<Option<(NodeAddr, Option<String>)>, StoreError> {
     let Reply::Array(parts) = r else { return Err(malformed("node is not an array")) };
     let host = parts.first().and_then(text).ok_or_else(|| malformed("node host"))?;
-    let port = parts.get(1).and_then(int).ok_or_else(|| malformed("node port"))?;
+    let port = parts.get(1).and_then(Reply::as_int).ok_or_else(|| malformed("node port"))?;
     let id = parts.get(2).and_then(text);
     if host == "?" {
         return Ok(None);
@@ -177,7 +168,7 @@ impl SlotMap {
         let mut map = SlotMap::empty();
         for range in ranges {
             let Reply::Array(items) = range else { return Err(malformed("range is not an array")) };
-            let (start, end) = match (items.first().and_then(int), items.get(1).and_then(int)) {
+            let (start, end) = match (items.first().and_then(Reply::as_int), items.get(1).and_then(Reply::as_int)) {
                 (Some(s), Some(e)) if 0 <= s && s <= e && (e as usize) < SLOTS => (s as usize, e as usize),
                 _ => return Err(malformed("slot range")),
             };

@@ -331,11 +331,8 @@ impl Cluster {
         for _ in 0..masters * (1 + replicas) {
             let timeout = node_timeout_ms.to_string();
             let ports = bed.spawn("node", 2, None, |dir, p| {
-                vec![
-                    "--port".into(),
-                    p[0].to_string(),
-                    "--bind".into(),
-                    "127.0.0.1".into(),
+                let mut a = data_node_args(dir, p[0]);
+                a.extend([
                     "--cluster-enabled".into(),
                     "yes".into(),
                     "--cluster-config-file".into(),
@@ -345,20 +342,12 @@ impl Cluster {
                     // The bus port given explicitly: by default it is port + 10000.
                     "--cluster-port".into(),
                     p[1].to_string(),
-                    "--dir".into(),
-                    dir.display().to_string(),
-                    "--save".into(),
-                    "".into(),
-                    "--appendonly".into(),
-                    "no".into(),
-                    // A replica's first sync starts at once, not after the default 5 s wait.
-                    "--repl-diskless-sync-delay".into(),
-                    "0".into(),
                     // Replicas' offsets move (and CLUSTER SLOTS lists them) within a second on
                     // an idle cluster, not ten.
                     "--repl-ping-replica-period".into(),
                     "1".into(),
-                ]
+                ]);
+                a
             });
             nodes.push(ports[0]);
         }
@@ -560,21 +549,7 @@ impl SentinelBed {
             if let Some(pw) = data_pw {
                 auth = vec!["--requirepass".into(), pw.to_string(), "--masterauth".into(), pw.to_string()];
             }
-            let mut a: Vec<String> = vec![
-                "--port".into(),
-                p[0].to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--dir".into(),
-                dir.display().to_string(),
-                "--save".into(),
-                "".into(),
-                "--appendonly".into(),
-                "no".into(),
-                // A replica's first sync starts at once, not after the default 5 s wait.
-                "--repl-diskless-sync-delay".into(),
-                "0".into(),
-            ];
+            let mut a = data_node_args(dir, p[0]);
             a.extend(auth);
             a
         };
@@ -675,3 +650,21 @@ impl SentinelBed {
 #[path = "testbed_tests.rs"]
 mod tests;
 
+/// What every data node of a bed runs with: loopback only, its own directory, nothing on disk.
+fn data_node_args(dir: &Path, port: u16) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        // A replica's first sync starts at once, not after the default 5 s wait.
+        "--repl-diskless-sync-delay".into(),
+        "0".into(),
+    ]
+}
