@@ -19,6 +19,14 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// A bulk or status reply as UTF-8 text.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Reply::Bulk(b) | Reply::Status(b) => String::from_utf8(b.clone()).ok(),
+            _ => None,
+        }
+    }
+
     /// A number sent as an integer or as a string (ROLE mixes both; some proxies answer
     /// CLUSTER SLOTS' numbers as strings).
     pub fn as_int(&self) -> Option<i64> {

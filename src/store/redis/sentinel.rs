@@ -30,10 +30,7 @@ fn malformed(what: &str) -> StoreError {
 }
 
 fn text(r: &Reply) -> Option<String> {
-    match r {
-        Reply::Bulk(b) | Reply::Status(b) => String::from_utf8(b.clone()).ok(),
-        _ => None,
-    }
+    r.as_text()
 }
 
 fn port(r: &Reply) -> Option<u16> {

@@ -129,10 +129,7 @@ fn malformed(what: &str) -> StoreError {
 }
 
 fn text(r: &Reply) -> Option<String> {
-    match r {
-        Reply::Bulk(b) | Reply::Status(b) => String::from_utf8(b.clone()).ok(),
-        _ => None,
-    }
+    r.as_text()
 }
 
 /// `[host, port, id?, metadata?]`. An empty host means "the address you asked"; `?` means the

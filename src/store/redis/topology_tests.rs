@@ -26,10 +26,10 @@ fn fresh_id(tag: &str) -> String {
     format!("{tag}-{}", crate::id::generate(24).unwrap())
 }
 
-#[test]
-fn unreachable_sentinels_fail_within_the_bound() {
+/// Every node down: a clear error naming each, within connect_timeout (0.2 s) per node.
+fn unreachable_nodes_fail_within_the_bound(what: &str, dsn: impl Fn(u16, u16) -> String) {
     let (a, b) = (crate::testutil::free_port(), crate::testutil::free_port());
-    let mut s = store(&format!("redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/{SERVICE}?connect_timeout=0.2"));
+    let mut s = store(&dsn(a, b));
     let t0 = Instant::now();
     let e = s.read("x", true).unwrap_err();
     let took = t0.elapsed();
@@ -37,22 +37,21 @@ fn unreachable_sentinels_fail_within_the_bound() {
     assert!(matches!(e, StoreError::Connection(_)), "{m}");
     assert!(m.contains(&format!("127.0.0.1:{a}")) && m.contains(&format!("127.0.0.1:{b}")), "{m}");
     assert!(took < Duration::from_millis(2 * 200 + 300), "{took:?}");
-    eprintln!("unreachable sentinels: {m} (after {took:?})");
+    eprintln!("unreachable {what}: {m} (after {took:?})");
 }
 
-/// Every seed down: a clear error naming each, within connect_timeout per seed.
+#[test]
+fn unreachable_sentinels_fail_within_the_bound() {
+    unreachable_nodes_fail_within_the_bound("sentinels", |a, b| {
+        format!("redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/{SERVICE}?connect_timeout=0.2")
+    });
+}
+
 #[test]
 fn unreachable_cluster_seeds_fail_within_the_bound() {
-    let (a, b) = (crate::testutil::free_port(), crate::testutil::free_port());
-    let mut s = store(&format!("redis+cluster://127.0.0.1:{a},127.0.0.1:{b}?connect_timeout=0.2"));
-    let t0 = Instant::now();
-    let e = s.read("x", true).unwrap_err();
-    let took = t0.elapsed();
-    let m = e.to_string();
-    assert!(matches!(e, StoreError::Connection(_)), "{m}");
-    assert!(m.contains(&format!("127.0.0.1:{a}")) && m.contains(&format!("127.0.0.1:{b}")), "{m}");
-    assert!(took < Duration::from_millis(2 * 200 + 300), "{took:?}");
-    eprintln!("unreachable cluster seeds: {m} (after {took:?})");
+    unreachable_nodes_fail_within_the_bound("cluster seeds", |a, b| {
+        format!("redis+cluster://127.0.0.1:{a},127.0.0.1:{b}?connect_timeout=0.2")
+    });
 }
 
 /// `wait=1` on the machine's own Redis (no replica): every write fails as not replicated,
